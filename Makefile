@@ -1,0 +1,46 @@
+# hull: `make demo` and `make test` each set up everything they need first.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+# Debian packages the demo and the tests use: a static busybox for base
+# rootfs, runc as the reference runtime the tests compare against.
+APT_PACKAGES := busybox-static runc gcc
+
+.PHONY: all setup deps demo test lint typecheck unit bench clean
+
+all: setup
+
+deps:
+	@scripts/apt-install.sh $(APT_PACKAGES)
+
+$(STAMP): pyproject.toml setup.py hull/linux/_sys.c
+	@scripts/apt-install.sh $(APT_PACKAGES)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	$(VENV)/bin/python -m hull.launcher $(VENV)/bin >/dev/null
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	@examples/demo.sh $(VENV)/bin/hull-runtime
+
+lint: setup
+	$(VENV)/bin/ruff check hull tests
+	$(VENV)/bin/ruff format --check hull tests
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+unit: setup
+	$(VENV)/bin/python -m pytest tests/unit -q
+
+test: setup lint typecheck
+	$(VENV)/bin/python -m pytest -q
+
+bench: setup
+	bench/runtime_start.sh
+
+clean:
+	rm -rf $(VENV) build *.egg-info hull/linux/*.so

@@ -1,0 +1,1 @@
+"""Pure data: OCI runtime-spec and image-spec types, digests, media types."""

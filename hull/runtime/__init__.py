@@ -1,0 +1,1 @@
+"""The OCI runtime: bundle -> created -> running -> stopped (``hull-runtime``)."""

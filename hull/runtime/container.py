@@ -1,0 +1,851 @@
+"""The runtime's verbs on the parent side: create, start, run, exec, kill, delete.
+
+One process per verb, as runc: ``create`` clones the container's init into
+its new namespaces (see :mod:`hull.runtime.init`), drives it through the
+setup protocol of :mod:`hull.runtime.sync`, writes the state and returns,
+leaving init blocked on the exec fifo; ``start`` opens the fifo, which lets
+init exec the user's program. ``run`` does both and waits.
+
+The pid-namespace fork is explicit: clone(2) with CLONE_NEWPID makes init
+pid 1 of the new namespace in one step. Joining existing namespaces by path
+needs setns(2) *before* that clone, so then an intermediate child joins and
+clones, and the runtime, a child subreaper, adopts init when it exits.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hull import linux
+from hull.errors import AlreadyExists, Conflict, FailedPrecondition, InvalidArgument, NotFound
+from hull.runtime import state as st
+from hull.runtime import sync
+from hull.runtime.sync import InitError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from hull.oci.runtime_spec import Process, Spec
+    from hull.runtime.cgroups.base import CgroupManager
+    from hull.runtime.init import InitConfig
+
+# setns order: the user namespace first, as it grants the rights to join the
+# others it owns; mount late, since it changes the root we open paths from
+_JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")
+
+
+class CreateOptions:
+    """The flags of create/run."""
+
+    __slots__ = (
+        "bundle",
+        "console_socket",
+        "detach",
+        "id",
+        "no_new_keyring",
+        "no_pivot",
+        "pid_file",
+        "preserve_fds",
+        "root",
+    )
+
+    def __init__(self, root: str, cid: str, bundle: str) -> None:
+        self.root = root
+        self.id = cid
+        self.bundle = bundle
+        self.console_socket = ""
+        self.pid_file = ""
+        self.no_pivot = False
+        self.no_new_keyring = False
+        self.preserve_fds = 0
+        self.detach = False
+
+
+def load_spec(bundle: str) -> Spec:
+    """Read and validate ``<bundle>/config.json``."""
+    from hull.oci.runtime_spec import parse_spec
+
+    path = os.path.join(bundle, "config.json")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        if not os.path.isdir(bundle):
+            raise NotFound(f"bundle {bundle} does not exist") from None
+        raise NotFound(f"bundle {bundle} has no config.json") from None
+    except OSError as exc:
+        raise InvalidArgument(f"cannot read {path}: {exc.strerror}") from None
+    return parse_spec(data)
+
+
+def _rmtree(path: str) -> None:
+    try:
+        entries = os.listdir(path)
+    except FileNotFoundError:
+        return
+    except NotADirectoryError:
+        os.unlink(path)
+        return
+    for e in entries:
+        p = os.path.join(path, e)
+        if os.path.isdir(p) and not os.path.islink(p):
+            _rmtree(p)
+        else:
+            try:
+                os.unlink(p)
+            except FileNotFoundError:
+                pass
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+
+
+def _connect_console(path: str) -> int:
+    import _socket
+
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+    except OSError as exc:
+        s.close()
+        raise InvalidArgument(f"cannot connect to console socket {path}: {exc.strerror}") from None
+    return int(s.detach())
+
+
+def _write_id_maps(pid: int, spec: Spec) -> None:
+    lx = spec.linux
+    if not lx.uid_mappings or not lx.gid_mappings:
+        raise InvalidArgument(
+            "config.json: linux.uidMappings and gidMappings are required with a new user namespace"
+        )
+    for name, maps in (("uid_map", lx.uid_mappings), ("gid_map", lx.gid_mappings)):
+        text = "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps)
+        try:
+            fd = os.open(f"/proc/{pid}/{name}", os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, text.encode())
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise InvalidArgument(f"cannot write {name} {text.strip()!r}: {exc.strerror}") from None
+
+
+def _oom_score_adj(pid: int, value: int) -> None:
+    try:
+        fd = os.open(f"/proc/{pid}/oom_score_adj", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, str(value).encode())
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise InvalidArgument(
+            f"cannot set oomScoreAdj {value}: {exc.strerror} (lowering it needs CAP_SYS_RESOURCE)"
+        ) from None
+
+
+def _hook_state(cid: str, pid: int, status: str, bundle: str, spec: Spec) -> bytes:
+    from hull.oci.fastjson import dumps
+
+    s: dict[str, Any] = {
+        "ociVersion": st.OCI_VERSION,
+        "id": cid,
+        "status": status,
+        "pid": pid,
+        "bundle": bundle,
+    }
+    if spec.annotations:
+        s["annotations"] = spec.annotations
+    return dumps(s).encode()
+
+
+def _run_hooks(spec: Spec, kinds: tuple[str, ...], state: bytes) -> None:
+    for kind in kinds:
+        hooks = spec.hooks.get(kind)
+        if hooks:
+            from hull.runtime.hooks import run_hooks
+
+            run_hooks(hooks, kind, state)
+
+
+def _kill_wait(pid: int, start_time: int | None = None) -> None:
+    """SIGKILL ``pid`` and wait until it is gone (reaped or a zombie)."""
+    try:
+        os.kill(pid, 9)
+    except ProcessLookupError:
+        return
+    try:
+        os.waitpid(pid, 0)
+        return
+    except ChildProcessError:
+        pass
+    import time
+
+    for _ in range(2000):
+        if st.pid_start_time(pid) is None:
+            return
+        time.sleep(0.001)
+
+
+def create(opts: CreateOptions, *, run: bool = False) -> int:
+    """Create (and with ``run`` start and wait for) a container; returns the exit code."""
+    st.check_id(opts.id)
+    bundle = os.path.abspath(opts.bundle)
+    spec = load_spec(bundle)
+    proc = spec.process
+    if proc is None:
+        raise InvalidArgument("config.json: process is required to create a container")
+    rootfs = (
+        spec.root.path if os.path.isabs(spec.root.path) else os.path.join(bundle, spec.root.path)
+    )
+    rootfs = os.path.realpath(rootfs)
+    if not os.path.isdir(rootfs):
+        raise NotFound(f"rootfs {rootfs} does not exist or is not a directory")
+    if proc.terminal and not opts.console_socket and (opts.detach or not run):
+        raise InvalidArgument("process.terminal is true: --console-socket is required")
+    if proc.terminal and not opts.console_socket:
+        raise InvalidArgument(
+            "process.terminal without --console-socket is not supported yet; pass a console socket"
+        )
+    os.makedirs(opts.root, 0o711, exist_ok=True)
+    sdir = os.path.join(opts.root, opts.id)
+    try:
+        os.mkdir(sdir, 0o711)
+    except FileExistsError:
+        raise AlreadyExists(f"container with id {opts.id} already exists") from None
+    cgm: CgroupManager | None = None
+    pid = 0
+    fds: list[int] = []
+    try:
+        from hull.runtime.cgroups import create_cgroup_manager
+
+        cgm = create_cgroup_manager(spec.linux.cgroups_path, opts.id)
+        cgm.create()
+        _allow_default_devices(spec)
+        cgm.apply(spec.linux.resources)
+        cfg_join = _plan_join(spec, cgm)
+        pid, rfd, wfd = _spawn_init(
+            opts, spec, bundle, rootfs, cgm, fds, fifo=not run, join=cfg_join
+        )
+        sync.expect(rfd, sync.READY_SETUP)
+        userns = spec.linux.namespace("user")
+        if userns is not None and not userns.path:
+            _write_id_maps(pid, spec)
+        hstate = _hook_state(opts.id, pid, st.CREATED, bundle, spec)
+        sync.send(wfd, sync.GO_SETUP, hstate)
+        # init joins its v1 hierarchies itself (see _self_join); what is left
+        # is moved from here while init mounts its rootfs
+        if cfg_join.self_join:
+            from hull.runtime.cgroups import add_pid_to
+
+            for d in cfg_join.parent_dirs:
+                add_pid_to(d, pid)
+        else:
+            cgm.add_pid(pid)
+        if proc.oom_score_adj is not None:
+            _oom_score_adj(pid, proc.oom_score_adj)
+        sync.send(wfd, sync.CGROUP_DONE)
+        sync.expect(rfd, sync.RUN_HOOKS)
+        _run_hooks(spec, ("prestart", "createRuntime"), hstate)
+        sync.send(wfd, sync.HOOKS_DONE)
+        sync.expect(rfd, sync.CREATED)
+        start_time = st.pid_start_time(pid)
+        state = st.State(
+            opts.root,
+            opts.id,
+            {
+                "id": opts.id,
+                "pid": pid,
+                "pidStartTime": start_time,
+                "bundle": bundle,
+                "rootfs": rootfs,
+                "created": st.rfc3339_now(),
+                "annotations": spec.annotations,
+                "cgroupPaths": cgm.paths(),
+                "config": spec.raw,
+            },
+        )
+        state.save()
+        if opts.pid_file:
+            st.atomic_write(os.path.abspath(opts.pid_file), str(pid).encode(), 0o644)
+    except BaseException as exc:
+        if pid > 0:
+            _kill_wait(pid)
+        if cgm is not None:
+            try:
+                cgm.destroy()
+            except Exception:
+                pass
+        _rmtree(sdir)
+        for fd in fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if isinstance(exc, InitError):
+            from hull.errors import ContainerExit
+
+            raise ContainerExit(str(exc), exc.exit_code) from None
+        if isinstance(exc, sync.ProtocolError):
+            raise FailedPrecondition(f"container init failed: {exc}") from None
+        raise
+    if not run:
+        for fd in fds:
+            os.close(fd)
+        return 0
+    return _start_and_wait(opts, state, spec, cgm, rfd, wfd, fds)
+
+
+# What every container may use whatever the spec's device rules say, as
+# runc's AllowedDevices: mknod of anything, the default nodes, ptys.
+_DEFAULT_ALLOW = (
+    ("c", None, None, "m"),
+    ("b", None, None, "m"),
+    ("c", 1, 3, "rwm"),
+    ("c", 1, 5, "rwm"),
+    ("c", 1, 7, "rwm"),
+    ("c", 1, 8, "rwm"),
+    ("c", 1, 9, "rwm"),
+    ("c", 5, 0, "rwm"),
+    ("c", 5, 1, "rwm"),
+    ("c", 5, 2, "rwm"),
+    ("c", 136, None, "rwm"),
+)
+
+
+def _allow_default_devices(spec: Spec) -> None:
+    from hull.oci.runtime_spec import DeviceRule, _Reader
+
+    res = spec.linux.resources
+    extra = [
+        {"allow": True, "type": t, "major": ma, "minor": mi, "access": acc}
+        for t, ma, mi, acc in _DEFAULT_ALLOW
+    ]
+    extra += [
+        {
+            "allow": True,
+            "type": "c" if d.type == "u" else d.type,
+            "major": d.major,
+            "minor": d.minor,
+            "access": "rwm",
+        }
+        for d in spec.linux.devices
+        if d.type in ("c", "b", "u")
+    ]
+    res.devices = res.devices + [DeviceRule(_Reader(e, "default device")) for e in extra]
+
+
+class JoinPlan:
+    """How init enters its cgroup.
+
+    Moving a process through ``cgroup.procs`` takes the kernel's threadgroup
+    lock, whose first writer waits for an RCU grace period (up to ~20 ms
+    here, most of a start). A single-threaded process writing ``0`` to a v1
+    hierarchy's ``tasks`` moves only its own thread and skips that lock. So
+    init joins its v1 hierarchies itself, before it forks or execs anything;
+    the parent moves it only where that is impossible: the unified tree (and
+    only when the spec needs it on a hybrid host), a pure v2 host, or from
+    inside a user namespace, where init is not allowed to write host files.
+    """
+
+    __slots__ = ("parent_dirs", "self_join", "tasks_files")
+
+    def __init__(self) -> None:
+        self.self_join = False
+        self.tasks_files: list[str] = []
+        self.parent_dirs: list[str] = []
+
+
+def _plan_join(spec: Spec, cgm: CgroupManager) -> JoinPlan:
+    plan = JoinPlan()
+    paths = cgm.paths()
+    if spec.linux.namespace("user") is not None or list(paths) == [""]:
+        return plan
+    plan.self_join = True
+    seen = set()
+    for key, d in paths.items():
+        if key == "":
+            res = spec.linux.resources
+            if res.hugepage_limits or res.unified:
+                plan.parent_dirs.append(d)
+            continue
+        if d not in seen:
+            seen.add(d)
+            plan.tasks_files.append(d + "/tasks")
+    return plan
+
+
+def _spawn_init(
+    opts: CreateOptions,
+    spec: Spec,
+    bundle: str,
+    rootfs: str,
+    cgm: CgroupManager,
+    fds: list[int],
+    *,
+    fifo: bool,
+    join: JoinPlan,
+) -> tuple[int, int, int]:
+    """Clone the container's init; returns (pid, read fd, write fd) of the parent side."""
+    from hull.runtime.init import InitConfig
+    from hull.runtime.init import main as init_main
+
+    cfg = InitConfig(spec, bundle, rootfs)
+    cfg.no_pivot = opts.no_pivot
+    cfg.no_new_keyring = opts.no_new_keyring
+    cfg.preserve_fds = opts.preserve_fds
+    cfg.cgroup_paths = cgm.paths()
+    cfg.tasks_files = join.tasks_files
+    if fifo:
+        cfg.fifo_path = os.path.join(opts.root, opts.id, st.FIFO)
+        os.mkfifo(cfg.fifo_path, 0o622)
+    if opts.console_socket:
+        cfg.console_fd = _connect_console(opts.console_socket)
+        fds.append(cfg.console_fd)
+    p_r, i_w = os.pipe()  # init -> parent
+    i_r, p_w = os.pipe()  # parent -> init
+    fds.extend((p_r, p_w))
+    cfg.rfd, cfg.wfd = i_r, i_w
+    flags = 0
+    joins: list[tuple[int, int]] = []
+    by_type = {ns.type: ns for ns in spec.linux.namespaces}
+    for kind in _JOIN_ORDER:
+        ns = by_type.get(kind)
+        if ns is None:
+            continue
+        flag = linux.NAMESPACES[kind][0]
+        if ns.path:
+            try:
+                joins.append((os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC), flag))
+            except OSError as exc:
+                raise InvalidArgument(
+                    f"config.json: {kind} namespace path {ns.path}: {exc.strerror}"
+                ) from None
+        elif kind != "cgroup":  # a new cgroup ns is unshared by init once in its cgroup
+            flags |= flag
+    try:
+        if not joins:
+            pid = linux.clone(flags)
+            if pid == 0:
+                os.close(p_r)
+                os.close(p_w)
+                init_main(cfg)
+        else:
+            pid = _spawn_joined(cfg, flags, joins, p_r, p_w)
+    finally:
+        os.close(i_r)
+        os.close(i_w)
+        for fd, _ in joins:
+            os.close(fd)
+    return pid, p_r, p_w
+
+
+def _spawn_joined(
+    cfg: InitConfig, flags: int, joins: list[tuple[int, int]], p_r: int, p_w: int
+) -> int:
+    from hull.runtime.init import main as init_main
+
+    cfg.direct = False
+    linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
+    pr, pw = os.pipe()
+    mid = os.fork()
+    if mid == 0:
+        try:
+            os.close(pr)
+            os.close(p_r)
+            os.close(p_w)
+            for fd, flag in joins:
+                linux.setns(fd, flag)
+            pid = linux.clone(flags)
+            if pid == 0:
+                os.close(pw)
+                init_main(cfg)
+            os.write(pw, str(pid).encode())
+            os._exit(0)
+        except BaseException as exc:
+            try:
+                msg = InitError(f"cannot join namespaces: {exc}", 1).payload()
+                sync.send(cfg.wfd, sync.ERROR, msg)
+            finally:
+                os._exit(1)
+    os.close(pw)
+    data = b""
+    while chunk := os.read(pr, 32):
+        data += chunk
+    os.close(pr)
+    os.waitpid(mid, 0)
+    if not data:
+        # the intermediate reported an error on the sync pipe
+        sync.expect(p_r, sync.READY_SETUP)
+        raise FailedPrecondition("cannot join the namespaces of config.json")
+    return int(data)
+
+
+def _exit_status(status: int) -> int:
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+_FORWARD = (1, 2, 3, 10, 12, 15, 28)  # HUP INT QUIT USR1 USR2 TERM WINCH
+
+
+def _start_and_wait(
+    opts: CreateOptions,
+    state: st.State,
+    spec: Spec,
+    cgm: CgroupManager,
+    rfd: int,
+    wfd: int,
+    fds: list[int],
+) -> int:
+    pid = state.pid
+    try:
+        sync.send(wfd, sync.START)
+        msg = sync.recv(rfd)  # EOF: execve succeeded (the pipe is close-on-exec)
+        if msg is not None:
+            kind, payload = msg
+            if kind == sync.ERROR:
+                raise InitError.from_payload(payload)
+            raise sync.ProtocolError(f"unexpected message {kind} after START")
+    except BaseException as exc:
+        _kill_wait(pid)
+        _cleanup(state, spec, cgm)
+        if isinstance(exc, InitError):
+            from hull.errors import ContainerExit
+
+            raise ContainerExit(str(exc), exc.exit_code) from None
+        raise
+    finally:
+        for fd in fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    _run_hooks(
+        spec, ("poststart",), _hook_state(opts.id, pid, st.RUNNING, state.data["bundle"], spec)
+    )
+    if opts.detach:
+        return 0
+    import _signal  # type: ignore[import-not-found,unused-ignore]  # not signal: ~6 ms
+
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for s in _FORWARD:
+        _signal.signal(s, forward)
+    while True:
+        try:
+            wpid, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            status = 0
+            break
+        if wpid == pid:
+            break
+    code = _exit_status(status)
+    _cleanup(state, spec, cgm)
+    return code
+
+
+def _cleanup(state: st.State, spec: Spec | None, cgm: CgroupManager | None) -> None:
+    """Remove what a stopped container leaves: processes, cgroup, state; then poststop."""
+    if cgm is not None:
+        try:
+            for p in cgm.pids():
+                try:
+                    os.kill(p, 9)
+                except ProcessLookupError:
+                    pass
+            cgm.destroy()
+        except OSError:
+            pass
+    _rmtree(state.dir)
+    if spec is not None:
+        _run_hooks(
+            spec,
+            ("poststop",),
+            _hook_state(state.id, 0, st.STOPPED, state.data.get("bundle", ""), spec),
+        )
+
+
+def start(root: str, cid: str) -> None:
+    """Let a created container exec its process."""
+    state = st.load(root, cid)
+    state.require("start")
+    import select
+
+    try:
+        fd = os.open(state.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise Conflict(f"cannot start container {cid}: it was already started") from None
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLHUP)
+        while True:
+            poller.poll(50)
+            try:
+                data = os.read(fd, 1)
+            except BlockingIOError:
+                data = b""
+            if data:
+                break
+            if not state.alive():
+                raise FailedPrecondition(f"cannot start container {cid}: its init process exited")
+            import time
+
+            time.sleep(0.001)
+    finally:
+        os.close(fd)
+    try:
+        os.unlink(state.fifo)
+    except FileNotFoundError:
+        pass
+    spec = _saved_spec(state)
+    if spec is not None and spec.hooks.get("poststart"):
+        _run_hooks(
+            spec,
+            ("poststart",),
+            _hook_state(cid, state.pid, st.RUNNING, state.data.get("bundle", ""), spec),
+        )
+
+
+def _saved_spec(state: st.State) -> Spec | None:
+    raw = state.data.get("config")
+    if not raw:
+        return None
+    from hull.oci.runtime_spec import Spec
+
+    try:
+        return Spec(raw)
+    except InvalidArgument:
+        return None
+
+
+def _manager(state: st.State) -> CgroupManager | None:
+    paths = state.data.get("cgroupPaths")
+    if not paths:
+        return None
+    from hull.runtime.cgroups import load_cgroup_manager
+
+    return load_cgroup_manager(paths)
+
+
+def kill(root: str, cid: str, sig: int, all_procs: bool = False) -> None:
+    """Send a signal to the container's init (or every process with ``all_procs``)."""
+    state = st.load(root, cid)
+    status = state.status()
+    if status == st.STOPPED:
+        raise Conflict(f"cannot kill container {cid}: container not running")
+    if all_procs:
+        cgm = _manager(state)
+        if cgm is not None:
+            cgm.kill_all(sig)
+            return
+    try:
+        os.kill(state.pid, sig)
+    except ProcessLookupError:
+        raise Conflict(f"cannot kill container {cid}: container not running") from None
+
+
+def delete(root: str, cid: str, force: bool = False) -> None:
+    """Remove a stopped (or, with ``force``, any) container and everything it holds."""
+    try:
+        state = st.load(root, cid)
+    except NotFound:
+        # an aborted create may have left a directory without state.json
+        sdir = os.path.join(root, cid)
+        if os.path.isdir(sdir):
+            _rmtree(sdir)
+            return
+        if force:
+            return
+        raise
+    status = state.status()
+    cgm = _manager(state)
+    if status in (st.CREATED,) or (force and status != st.STOPPED):
+        if cgm is not None:
+            if status == st.PAUSED:
+                cgm.thaw()
+            cgm.kill_all(9)
+        _kill_wait(state.pid)
+    elif status != st.STOPPED:
+        raise Conflict(f"cannot delete container {cid} that is not stopped: {status}")
+    _cleanup(state, _saved_spec(state), cgm)
+
+
+def pause(root: str, cid: str) -> None:
+    state = st.load(root, cid)
+    state.require("pause")
+    cgm = _manager(state)
+    if cgm is None:
+        raise FailedPrecondition(f"container {cid} has no cgroup to freeze")
+    cgm.freeze()
+
+
+def resume(root: str, cid: str) -> None:
+    state = st.load(root, cid)
+    state.require("resume")
+    cgm = _manager(state)
+    if cgm is None:
+        raise FailedPrecondition(f"container {cid} has no cgroup to thaw")
+    cgm.thaw()
+
+
+def pids(root: str, cid: str) -> list[int]:
+    state = st.load(root, cid)
+    cgm = _manager(state)
+    if cgm is None:
+        return [state.pid] if state.alive() else []
+    return cgm.pids()
+
+
+class ExecOptions:
+    """The flags of exec."""
+
+    __slots__ = ("console_socket", "detach", "pid_file", "preserve_fds", "process")
+
+    def __init__(self, process: Process) -> None:
+        self.process = process
+        self.console_socket = ""
+        self.pid_file = ""
+        self.detach = False
+        self.preserve_fds = 0
+
+
+def exec_process(root: str, cid: str, opts: ExecOptions) -> int:
+    """Run another process inside a running container; returns its exit code."""
+    state = st.load(root, cid)
+    state.require("exec")
+    spec = _saved_spec(state)
+    if spec is None:
+        raise FailedPrecondition(f"state of container {cid} has no config")
+    proc = opts.process
+    if proc.terminal and not opts.console_socket:
+        raise InvalidArgument("exec --tty needs --console-socket")
+    ipid = state.pid
+    joins: list[tuple[int, int]] = []
+    by_type = {ns.type: ns for ns in spec.linux.namespaces}
+    userns = "user" in by_type
+    try:
+        for kind in _JOIN_ORDER:
+            if kind not in by_type:
+                continue
+            flag, name = linux.NAMESPACES[kind]
+            joins.append((os.open(f"/proc/{ipid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), flag))
+    except OSError as exc:
+        for fd, _ in joins:
+            os.close(fd)
+        raise Conflict(f"cannot exec in container {cid}: {exc.strerror}") from None
+    console_fd = _connect_console(opts.console_socket) if opts.console_socket else -1
+    cgm = _manager(state)
+    linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
+    p_r, e_w = os.pipe()
+    e_r, p_w = os.pipe()
+    mid = os.fork()
+    if mid == 0:
+        _exec_child(joins, proc, spec, userns, e_r, e_w, p_r, p_w, console_fd, opts.preserve_fds)
+    os.close(e_r)
+    os.close(e_w)
+    for fd, _ in joins:
+        os.close(fd)
+    if console_fd >= 0:
+        os.close(console_fd)
+    try:
+        payload = sync.expect(p_r, sync.READY_SETUP)
+        pid = int(payload)
+        os.waitpid(mid, 0)
+        if cgm is not None:
+            cgm.add_pid(pid)
+        sync.send(p_w, sync.GO_SETUP)
+        msg = sync.recv(p_r)
+        if msg is not None and msg[0] == sync.ERROR:
+            raise InitError.from_payload(msg[1])
+    except InitError as exc:
+        from hull.errors import ContainerExit
+
+        raise ContainerExit(str(exc), exc.exit_code) from None
+    finally:
+        os.close(p_r)
+        os.close(p_w)
+    if opts.pid_file:
+        st.atomic_write(os.path.abspath(opts.pid_file), str(pid).encode(), 0o644)
+    if opts.detach:
+        return 0
+    import _signal  # type: ignore[import-not-found,unused-ignore]  # not signal: ~6 ms
+
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for s in _FORWARD:
+        _signal.signal(s, forward)
+    while True:
+        try:
+            wpid, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            return 0
+        if wpid == pid:
+            return _exit_status(status)
+
+
+def _exec_child(
+    joins: list[tuple[int, int]],
+    proc: Process,
+    spec: Spec,
+    userns: bool,
+    rfd: int,
+    wfd: int,
+    p_r: int,
+    p_w: int,
+    console_fd: int,
+    preserve_fds: int,
+) -> None:
+    """The intermediate of exec: join, fork into the pid namespace, become the process."""
+    try:
+        os.close(p_r)
+        os.close(p_w)
+        linux.prctl(linux.PR_SET_DUMPABLE, 0)
+        from hull.runtime.init import preload
+
+        preload(spec, proc)
+        for fd, flag in joins:
+            linux.setns(fd, flag)
+        pid = os.fork()
+        if pid:
+            sync.send(wfd, sync.READY_SETUP, str(pid).encode())
+            os._exit(0)
+        linux.prctl(linux.PR_SET_DUMPABLE, 0)
+        sync.expect(rfd, sync.GO_SETUP)
+        from hull.runtime import process
+
+        process.set_rlimits(proc)
+        if proc.terminal:
+            from hull.runtime.init import InitConfig, _setup_terminal
+
+            cfg = InitConfig(spec, "", "")
+            cfg.console_fd = console_fd
+            _setup_terminal(cfg, -1)
+        else:
+            os.setsid()
+        process.finalize_and_exec(
+            proc, spec.linux.seccomp, userns=userns, preserve_fds=preserve_fds
+        )
+    except InitError as exc:
+        _fail(wfd, exc)
+    except BaseException as exc:
+        _fail(wfd, InitError(str(exc), 1))
+    os._exit(1)
+
+
+def _fail(wfd: int, exc: InitError) -> None:
+    try:
+        sync.send(wfd, sync.ERROR, exc.payload())
+    except OSError:
+        pass
+    os._exit(exc.exit_code)

@@ -1,0 +1,222 @@
+"""The last steps before a container process runs: identity, limits, exec.
+
+Shared by the container's init and by ``exec``. Order matters and follows
+runc: rlimits; find the executable; if no_new_privileges is unset, load
+seccomp while we still hold CAP_SYS_ADMIN; keep caps across setuid; drop the
+bounding set; groups, gid, uid; the four other capability sets; no_new_privs;
+seccomp as late as possible; mark every fd but stdio (and the preserved ones)
+close-on-exec; execve.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hull import linux
+from hull.errors import InvalidArgument
+from hull.runtime.sync import InitError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from hull.oci.runtime_spec import Process, Seccomp
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def set_rlimits(proc: Process) -> None:
+    """Apply process.rlimits; a value above the host's hard limit is an error."""
+    if not proc.rlimits:
+        return
+    import resource
+
+    for rl in proc.rlimits:
+        kind = getattr(resource, rl.type, None)
+        if kind is None:
+            raise InvalidArgument(f"unknown rlimit type {rl.type}")
+        try:
+            resource.setrlimit(kind, (rl.soft, rl.hard))
+        except (ValueError, OSError) as exc:
+            raise InvalidArgument(
+                f"cannot set {rl.type} to soft={rl.soft} hard={rl.hard}: {exc}"
+                " (a hard limit above the runtime's own needs CAP_SYS_RESOURCE)"
+            ) from None
+
+
+def env_value(env: list[str], key: str) -> str | None:
+    prefix = key + "="
+    for e in env:
+        if e.startswith(prefix):
+            return e[len(prefix) :]
+    return None
+
+
+def lookup(argv0: str, env: list[str]) -> str:
+    """Resolve the program like execvp, inside the (already switched) root."""
+    if "/" in argv0:
+        return argv0
+    path = env_value(env, "PATH") or DEFAULT_PATH
+    denied = None
+    for d in path.split(":"):
+        cand = os.path.join(d or ".", argv0)
+        try:
+            st = os.stat(cand)
+        except OSError:
+            continue
+        if st.st_mode & 0o170000 != 0o100000:
+            continue
+        if os.access(cand, os.X_OK):
+            return cand
+        denied = cand
+    if denied:
+        return denied
+    raise InitError(f'exec: "{argv0}": executable file not found in $PATH', 127)
+
+
+def check_executable(path: str, argv0: str) -> None:
+    """Fail early (at create) for a missing or non-executable program.
+
+    Also refuses a script whose interpreter is the runtime's own executable
+    (``#!/proc/self/exe``): that is how CVE-2019-5736 reached the host's
+    binary, and here the host's Python interpreter would be exposed.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise InitError(f'exec: "{argv0}": stat {path}: no such file or directory', 127) from None
+    except PermissionError:
+        raise InitError(f'exec: "{argv0}": permission denied', 126) from None
+    except IsADirectoryError:
+        raise InitError(f'exec: "{argv0}": is a directory', 126) from None
+    try:
+        st = os.fstat(fd)
+        if st.st_mode & 0o170000 != 0o100000:
+            raise InitError(f'exec: "{argv0}": not a regular file', 126)
+        if not os.access(path, os.X_OK):
+            raise InitError(f'exec: "{argv0}": permission denied', 126)
+        head = os.read(fd, 256)
+    finally:
+        os.close(fd)
+    if head.startswith(b"#!"):
+        interp = head[2:].split(b"\n", 1)[0].strip().split(b" ", 1)[0].decode("utf-8", "replace")
+        if interp.startswith("/proc/") and interp.endswith("/exe"):
+            raise InitError(
+                f'exec: "{argv0}": refusing a script interpreted by {interp} (runtime escape)', 126
+            )
+        try:
+            me = os.stat("/proc/self/exe")
+            it = os.stat(interp)
+            if (me.st_dev, me.st_ino) == (it.st_dev, it.st_ino):
+                raise InitError(f'exec: "{argv0}": interpreter is the runtime itself', 126)
+        except OSError:
+            pass
+
+
+def home_of(uid: int) -> str:
+    """The home directory of ``uid`` from the container's /etc/passwd, else /."""
+    try:
+        with open("/etc/passwd", "rb") as f:
+            for line in f.read().decode("utf-8", "replace").splitlines():
+                parts = line.split(":")
+                if len(parts) >= 6 and parts[2] == str(uid):
+                    return parts[5] or "/"
+    except OSError:
+        pass
+    return "/"
+
+
+def set_identity(proc: Process, userns: bool) -> None:
+    """Groups, gid and uid, keeping the permitted capabilities across setuid."""
+    u = proc.user
+    linux.prctl(linux.PR_SET_KEEPCAPS, 1)
+    try:
+        os.setgroups(u.additional_gids)
+    except PermissionError:
+        # setgroups is denied in a user namespace with setgroups=deny
+        if u.additional_gids or not userns:
+            raise
+    os.setresgid(u.gid, u.gid, u.gid)
+    os.setresuid(u.uid, u.uid, u.uid)
+    linux.prctl(linux.PR_SET_KEEPCAPS, 0)
+
+
+def drop_bounding(bounding: list[str]) -> None:
+    from hull.linux.caps import last_cap, mask
+
+    keep = mask(bounding)
+    for cap in range(last_cap() + 1):
+        if not keep & (1 << cap) and linux.prctl(linux.PR_CAPBSET_READ, cap) == 1:
+            linux.prctl(linux.PR_CAPBSET_DROP, cap)
+
+
+def set_caps(proc: Process) -> None:
+    caps = proc.capabilities
+    if caps is None:
+        return
+    from hull.linux.caps import mask
+
+    linux.capset(mask(caps.effective), mask(caps.permitted), mask(caps.inheritable))
+    linux.prctl(linux.PR_CAP_AMBIENT, linux.PR_CAP_AMBIENT_CLEAR_ALL)
+    for name in caps.ambient:
+        from hull.linux.caps import CAPS
+
+        n = CAPS.get(name)
+        if n is None:
+            continue
+        try:
+            linux.prctl(linux.PR_CAP_AMBIENT, linux.PR_CAP_AMBIENT_RAISE, n)
+        except OSError:
+            # not in permitted+inheritable: runc ignores it too
+            pass
+
+
+def load_seccomp(seccomp: Seccomp | None) -> None:
+    if seccomp is None:
+        return
+    from hull.runtime.seccomp import load
+
+    load(seccomp)
+
+
+def finalize_and_exec(
+    proc: Process,
+    seccomp: Seccomp | None,
+    *,
+    userns: bool,
+    preserve_fds: int = 0,
+    exec_fd_hook: int = -1,
+) -> None:
+    """Become the container process. Never returns; raises InitError on failure."""
+    env = list(proc.env)
+    if env_value(env, "HOME") is None:
+        env.append("HOME=" + home_of(proc.user.uid))
+    try:
+        os.chdir(proc.cwd)
+    except OSError as exc:
+        raise InitError(
+            f"cannot change to working directory {proc.cwd}: {exc.strerror}", 1
+        ) from None
+    path = lookup(proc.args[0], env)
+    check_executable(path, proc.args[0])
+    if not proc.no_new_privileges:
+        load_seccomp(seccomp)
+        seccomp = None
+    caps = proc.capabilities
+    if caps is not None:
+        drop_bounding(caps.bounding)
+    set_identity(proc, userns)
+    set_caps(proc)
+    if proc.no_new_privileges:
+        linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
+    os.umask(proc.user.umask if proc.user.umask is not None else 0o022)
+    # No descriptor of the runtime may reach the container (CVE-2024-21626):
+    # everything past stdio and the preserved fds closes at exec.
+    linux.close_range(3 + preserve_fds, 0xFFFFFFFF, linux.CLOSE_RANGE_CLOEXEC)
+    load_seccomp(seccomp)
+    try:
+        os.execve(path, proc.args, dict(e.split("=", 1) for e in env if "=" in e))
+    except PermissionError:
+        raise InitError(f'exec: "{proc.args[0]}": permission denied', 126) from None
+    except FileNotFoundError:
+        raise InitError(f'exec: "{proc.args[0]}": no such file or directory', 127) from None
+    except OSError as exc:
+        raise InitError(f'exec: "{proc.args[0]}": {exc.strerror}', 126) from None

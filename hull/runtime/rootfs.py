@@ -1,0 +1,468 @@
+"""Build the container's root filesystem inside its new mount namespace.
+
+Runs in the container's init process, before pivot_root: make the tree
+private to the container, mount the spec's mounts in order (every
+destination resolved *inside* the rootfs, symlinks included, like
+securejoin), create device nodes, pivot_root with the old root detached,
+then mask and write-protect paths.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from hull import linux
+from hull.errors import InvalidArgument
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from hull.oci.runtime_spec import Device, Mount, Spec
+
+# mount option -> (flags to set, flags to clear)
+_FLAGS: dict[str, tuple[int, int]] = {
+    "ro": (linux.MS_RDONLY, 0),
+    "rw": (0, linux.MS_RDONLY),
+    "nosuid": (linux.MS_NOSUID, 0),
+    "suid": (0, linux.MS_NOSUID),
+    "nodev": (linux.MS_NODEV, 0),
+    "dev": (0, linux.MS_NODEV),
+    "noexec": (linux.MS_NOEXEC, 0),
+    "exec": (0, linux.MS_NOEXEC),
+    "sync": (linux.MS_SYNCHRONOUS, 0),
+    "async": (0, linux.MS_SYNCHRONOUS),
+    "dirsync": (linux.MS_DIRSYNC, 0),
+    "remount": (linux.MS_REMOUNT, 0),
+    "mand": (linux.MS_MANDLOCK, 0),
+    "nomand": (0, linux.MS_MANDLOCK),
+    "atime": (0, linux.MS_NOATIME),
+    "noatime": (linux.MS_NOATIME, 0),
+    "diratime": (0, linux.MS_NODIRATIME),
+    "nodiratime": (linux.MS_NODIRATIME, 0),
+    "relatime": (linux.MS_RELATIME, 0),
+    "norelatime": (0, linux.MS_RELATIME),
+    "strictatime": (linux.MS_STRICTATIME, 0),
+    "nostrictatime": (0, linux.MS_STRICTATIME),
+    "lazytime": (linux.MS_LAZYTIME, 0),
+    "nolazytime": (0, linux.MS_LAZYTIME),
+    "nosymfollow": (linux.MS_NOSYMFOLLOW, 0),
+    "symfollow": (0, linux.MS_NOSYMFOLLOW),
+    "bind": (linux.MS_BIND, 0),
+    "rbind": (linux.MS_BIND | linux.MS_REC, 0),
+}
+_PROPAGATION: dict[str, int] = {
+    "private": linux.MS_PRIVATE,
+    "rprivate": linux.MS_PRIVATE | linux.MS_REC,
+    "shared": linux.MS_SHARED,
+    "rshared": linux.MS_SHARED | linux.MS_REC,
+    "slave": linux.MS_SLAVE,
+    "rslave": linux.MS_SLAVE | linux.MS_REC,
+    "unbindable": linux.MS_UNBINDABLE,
+    "runbindable": linux.MS_UNBINDABLE | linux.MS_REC,
+}
+# options that only make sense to the runtime (or to other runtimes) and
+# must never reach the kernel as data
+_IGNORED = {
+    "defaults",
+    "auto",
+    "noauto",
+    "user",
+    "nouser",
+    "_netdev",
+    "tmpcopyup",
+    "idmap",
+    "ridmap",
+    "rro",
+    "rrw",
+    "copy-symlink",
+}
+
+DEFAULT_DEVICES = (
+    # path, type, major, minor, mode
+    ("/dev/null", "c", 1, 3, 0o666),
+    ("/dev/zero", "c", 1, 5, 0o666),
+    ("/dev/full", "c", 1, 7, 0o666),
+    ("/dev/random", "c", 1, 8, 0o666),
+    ("/dev/urandom", "c", 1, 9, 0o666),
+    ("/dev/tty", "c", 5, 0, 0o666),
+)
+DEFAULT_SYMLINKS = (
+    ("/proc/self/fd", "/dev/fd"),
+    ("/proc/self/fd/0", "/dev/stdin"),
+    ("/proc/self/fd/1", "/dev/stdout"),
+    ("/proc/self/fd/2", "/dev/stderr"),
+)
+
+
+def parse_options(options: list[str]) -> tuple[int, int, list[str], bool]:
+    """Split mount options into (flags, propagation flags, data, recursive-ro)."""
+    flags = 0
+    prop = 0
+    data: list[str] = []
+    rro = False
+    for opt in options:
+        f = _FLAGS.get(opt)
+        if f is not None:
+            flags = (flags | f[0]) & ~f[1]
+            continue
+        p = _PROPAGATION.get(opt)
+        if p is not None:
+            prop |= p
+            continue
+        if opt == "rro":
+            rro = True
+            flags |= linux.MS_RDONLY
+        elif opt not in _IGNORED:
+            data.append(opt)
+    return flags, prop, data, rro
+
+
+def secure_join(root: str, unsafe: str) -> str:
+    """Resolve ``unsafe`` as if ``root`` were ``/``: never leaves ``root``.
+
+    ``..`` stops at the root and symlinks (absolute or relative) are followed
+    inside it, so a hostile rootfs cannot point a mount outside itself.
+    """
+    root = root.rstrip("/") or "/"
+    queue = [p for p in unsafe.split("/") if p and p != "."]
+    queue.reverse()
+    resolved: list[str] = []
+    hops = 0
+    while queue:
+        part = queue.pop()
+        if part == ".":
+            continue
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        cand = root + "/" + "/".join([*resolved, part])
+        try:
+            st = os.lstat(cand)
+        except OSError:
+            resolved.append(part)
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            hops += 1
+            if hops > 255:
+                raise InvalidArgument(f"too many symlinks resolving {unsafe!r} in {root}")
+            target = os.readlink(cand)
+            if target.startswith("/"):
+                resolved = []
+            more = [p for p in target.split("/") if p and p != "."]
+            more.reverse()
+            queue.extend(more)
+        else:
+            resolved.append(part)
+    return root + "/" + "/".join(resolved) if resolved else root
+
+
+def _mkdir_all(path: str) -> None:
+    try:
+        os.makedirs(path, 0o755, exist_ok=True)
+    except FileExistsError:
+        # a non-directory is in the way: the caller's mount fails with a clear error
+        pass
+
+
+def _make_target(dest: str, source_is_dir: bool) -> None:
+    if os.path.lexists(dest):
+        return
+    if source_is_dir:
+        _mkdir_all(dest)
+    else:
+        _mkdir_all(os.path.dirname(dest))
+        os.close(os.open(dest, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o755))
+
+
+def _check_inside(rootfs: str, dest: str, what: str) -> None:
+    real = os.path.realpath(dest)
+    if real != rootfs and not real.startswith(rootfs.rstrip("/") + "/"):
+        raise InvalidArgument(f"mount destination {what} resolves outside the rootfs ({real})")
+
+
+def mount_one(rootfs: str, m: Mount, ctx: MountContext) -> None:
+    """Mount one spec entry under ``rootfs``."""
+    dest = secure_join(rootfs, m.destination)
+    flags, prop, data, _rro = parse_options(m.options)
+    kind = m.type or ("bind" if flags & linux.MS_BIND else "")
+    if kind == "cgroup" or kind == "cgroup2":
+        _mount_cgroup(rootfs, dest, m, flags, ctx)
+        return
+    if flags & linux.MS_BIND or kind == "bind":
+        flags |= linux.MS_BIND
+        src = m.source
+        if not os.path.isabs(src):
+            src = os.path.join(ctx.bundle, src)
+        try:
+            st = os.stat(src)
+        except OSError as exc:
+            raise InvalidArgument(
+                f"bind mount source {m.source!r} for {m.destination}: {exc.strerror}"
+            ) from None
+        _make_target(dest, stat.S_ISDIR(st.st_mode))
+        _check_inside(rootfs, dest, m.destination)
+        linux.mount(src, dest, None, flags & (linux.MS_BIND | linux.MS_REC), None)
+        # bind ignores every other flag: apply them with a remount, keeping
+        # the locked flags of the source so an unprivileged userns can remount
+        rest = flags & ~(linux.MS_BIND | linux.MS_REC | linux.MS_REMOUNT)
+        if rest:
+            linux.mount(None, dest, None, linux.MS_REMOUNT | linux.MS_BIND | rest, None)
+    else:
+        _make_target(dest, True)
+        _check_inside(rootfs, dest, m.destination)
+        opts = ",".join(data) if data else None
+        if kind == "sysfs" and ctx.userns and not ctx.netns:
+            # sysfs of the host network namespace cannot be mounted from a
+            # user namespace: bind the host's read-only as runc does
+            linux.mount("/sys", dest, None, linux.MS_BIND | linux.MS_REC, None)
+            linux.mount(
+                None,
+                dest,
+                None,
+                linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY | (flags & ~linux.MS_REMOUNT),
+                None,
+            )
+        else:
+            try:
+                linux.mount(m.source or kind, dest, kind, flags & ~linux.MS_REMOUNT, opts)
+            except OSError as exc:
+                if kind == "mqueue" and ctx.userns:
+                    linux.mount("/dev/mqueue", dest, None, linux.MS_BIND | linux.MS_REC, None)
+                else:
+                    raise InvalidArgument(
+                        f"cannot mount {kind} on {m.destination}: {exc.strerror}"
+                    ) from None
+    if prop:
+        linux.mount(None, dest, None, prop, None)
+
+
+class MountContext:
+    """What mounting needs to know beyond one mount entry."""
+
+    __slots__ = ("bundle", "cgroup_paths", "cgroupns", "netns", "userns")
+
+    def __init__(
+        self, bundle: str, cgroup_paths: dict[str, str], userns: bool, netns: bool, cgroupns: bool
+    ) -> None:
+        self.bundle = bundle
+        self.cgroup_paths = cgroup_paths
+        self.userns = userns
+        self.netns = netns
+        self.cgroupns = cgroupns
+
+
+def _mount_cgroup(rootfs: str, dest: str, m: Mount, flags: int, ctx: MountContext) -> None:
+    _make_target(dest, True)
+    _check_inside(rootfs, dest, m.destination)
+    base = flags & ~(linux.MS_RDONLY | linux.MS_REMOUNT | linux.MS_BIND | linux.MS_REC)
+    base |= linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC
+    if list(ctx.cgroup_paths) == [""] or m.type == "cgroup2":
+        # pure v2: the container's own cgroup becomes /sys/fs/cgroup
+        if ctx.cgroupns:
+            linux.mount("cgroup2", dest, "cgroup2", base, None)
+        else:
+            src = ctx.cgroup_paths.get("", "/sys/fs/cgroup")
+            linux.mount(src, dest, None, linux.MS_BIND | linux.MS_REC, None)
+    else:
+        linux.mount("tmpfs", dest, "tmpfs", base, "mode=755")
+        for name, hostdir, subpath, opts in _v1_hierarchies(ctx.cgroup_paths):
+            sub = os.path.join(dest, name)
+            os.makedirs(sub, exist_ok=True)
+            if ctx.cgroupns:
+                linux.mount(
+                    "cgroup",
+                    sub,
+                    "cgroup2" if name == "unified" else "cgroup",
+                    base,
+                    None if name == "unified" else opts,
+                )
+            else:
+                linux.mount(hostdir + subpath, sub, None, linux.MS_BIND | linux.MS_REC, None)
+            if "," in name:
+                for alias in name.split(","):
+                    if not os.path.lexists(os.path.join(dest, alias)):
+                        os.symlink(name, os.path.join(dest, alias))
+    if flags & linux.MS_RDONLY:
+        linux.mount(
+            None, dest, None, linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY | base, None
+        )
+
+
+def _v1_hierarchies(paths: dict[str, str]) -> list[tuple[str, str, str, str]]:
+    """(dir name, host mount point, container cgroup subpath, super options) per hierarchy."""
+    out: list[tuple[str, str, str, str]] = []
+    with open("/proc/self/mountinfo", "rb") as f:
+        for line in f.read().decode().splitlines():
+            fields = line.split(" ")
+            sep = fields.index("-")
+            fstype = fields[sep + 1]
+            if fstype not in ("cgroup", "cgroup2"):
+                continue
+            mnt = fields[4]
+            mroot = fields[3]
+            superopts = [o for o in fields[sep + 3].split(",") if o not in ("rw", "ro", "relatime")]
+            name = os.path.basename(mnt)
+            opts = ",".join(superopts)
+            sub = ""
+            for path in paths.values():
+                if path.startswith(mnt + "/") or path == mnt:
+                    sub = path[len(mnt) :]
+                    break
+            if mroot != "/" and sub.startswith(mroot):
+                sub = sub[len(mroot) :]
+            out.append((name, mnt, sub, opts))
+    return out
+
+
+def create_devices(rootfs: str, devices: list[Device], userns: bool) -> None:
+    """The default devices, the spec's devices and /dev symlinks."""
+    dev = secure_join(rootfs, "/dev")
+    os.makedirs(dev, 0o755, exist_ok=True)
+    seen = set()
+    for d in devices:
+        seen.add(d.path)
+        _create_device(
+            rootfs,
+            d.path,
+            d.type,
+            d.major,
+            d.minor,
+            d.file_mode if d.file_mode is not None else 0o666,
+            d.uid or 0,
+            d.gid or 0,
+            userns,
+        )
+    for path, kind, major, minor, mode in DEFAULT_DEVICES:
+        if path not in seen:
+            _create_device(rootfs, path, kind, major, minor, mode, 0, 0, userns)
+    for target, link in DEFAULT_SYMLINKS:
+        p = secure_join(rootfs, link)
+        if not os.path.lexists(p):
+            os.symlink(target, p)
+    if os.path.exists("/proc/kcore"):
+        p = secure_join(rootfs, "/dev/core")
+        if not os.path.lexists(p):
+            os.symlink("/proc/kcore", p)
+    ptmx = secure_join(rootfs, "/dev/ptmx")
+    if os.path.isdir(secure_join(rootfs, "/dev/pts")):
+        if os.path.lexists(ptmx):
+            if not os.path.islink(ptmx):
+                os.unlink(ptmx)
+                os.symlink("pts/ptmx", ptmx)
+        else:
+            os.symlink("pts/ptmx", ptmx)
+
+
+def _create_device(
+    rootfs: str,
+    path: str,
+    kind: str,
+    major: int,
+    minor: int,
+    mode: int,
+    uid: int,
+    gid: int,
+    userns: bool,
+) -> None:
+    dest = secure_join(rootfs, path)
+    _mkdir_all(os.path.dirname(dest))
+    _check_inside(rootfs, os.path.dirname(dest), path)
+    if userns:
+        # mknod is not allowed in a user namespace: bind the host's node
+        if not os.path.lexists(dest):
+            os.close(os.open(dest, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+        linux.mount(path, dest, None, linux.MS_BIND, None)
+        return
+    fmt = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[kind]
+    if os.path.lexists(dest):
+        os.unlink(dest)
+    os.mknod(dest, fmt | (mode & 0o7777), os.makedev(major, minor))
+    os.chmod(dest, mode & 0o7777)
+    os.chown(dest, uid, gid)
+
+
+def pivot_root(rootfs: str) -> None:
+    """Make ``rootfs`` the root and detach the old root.
+
+    pivot_root(".", ".") stacks the old root on top of the new one, so no
+    put_old directory is needed inside the container (and none is left
+    behind); the old root is then made a slave, so unmounting it cannot
+    propagate to the host, and lazily detached.
+    """
+    oldroot = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    newroot = os.open(rootfs, os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fchdir(newroot)
+        linux.pivot_root(".", ".")
+        os.fchdir(oldroot)
+        linux.mount(None, ".", None, linux.MS_SLAVE | linux.MS_REC, None)
+        linux.umount2(".", linux.MNT_DETACH)
+        os.chdir("/")
+    finally:
+        os.close(oldroot)
+        os.close(newroot)
+
+
+def chroot_root(rootfs: str) -> None:
+    """The ``--no-pivot`` fallback: move the rootfs over / and chroot into it."""
+    os.chdir(rootfs)
+    linux.mount(rootfs, "/", None, linux.MS_MOVE, None)
+    os.chroot(".")
+    os.chdir("/")
+
+
+def mask_path(path: str) -> None:
+    """Hide a path: /dev/null over a file, an empty read-only tmpfs over a dir."""
+    try:
+        linux.mount("/dev/null", path, None, linux.MS_BIND, None)
+    except OSError as exc:
+        if exc.errno == 20:  # ENOTDIR: it is a directory
+            linux.mount("tmpfs", path, "tmpfs", linux.MS_RDONLY, None)
+        elif exc.errno != 2:  # ENOENT: nothing to hide
+            raise
+
+
+def readonly_path(path: str) -> None:
+    """Make a path (recursively) read-only."""
+    try:
+        linux.mount(path, path, None, linux.MS_BIND | linux.MS_REC, None)
+    except OSError as exc:
+        if exc.errno == 2:
+            return
+        raise
+    flags = linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY
+    try:
+        st = os.statvfs(path)
+        # keep the flags the kernel locked on this mount (nosuid, nodev...)
+        flags |= st.f_flag & (linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
+    except OSError:
+        pass
+    linux.mount(None, path, None, flags, None)
+
+
+def setup(spec: Spec, rootfs: str, ctx: MountContext) -> None:
+    """Everything up to and including the switch of root."""
+    prop = _PROPAGATION.get(spec.linux.rootfs_propagation or "rslave", linux.MS_SLAVE)
+    linux.mount(None, "/", None, prop | linux.MS_REC, None)
+    # the rootfs must be a mount point for pivot_root
+    linux.mount(rootfs, rootfs, None, linux.MS_BIND | linux.MS_REC, None)
+    has_dev = False
+    for m in spec.mounts:
+        mount_one(rootfs, m, ctx)
+        if m.destination.rstrip("/") == "/dev":
+            has_dev = True
+    if has_dev or spec.linux.devices:
+        create_devices(rootfs, spec.linux.devices, ctx.userns)
+
+
+def finish(spec: Spec) -> None:
+    """After the switch of root: masks, read-only paths, read-only root."""
+    for p in spec.linux.masked_paths:
+        mask_path(p)
+    for p in spec.linux.readonly_paths:
+        readonly_path(p)
+    if spec.root.readonly:
+        linux.mount(None, "/", None, linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY, None)
+    if spec.linux.rootfs_propagation in ("shared", "rshared"):
+        linux.mount(None, "/", None, linux.MS_SHARED | linux.MS_REC, None)
