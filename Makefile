@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 # Debian packages the demo and the tests use: a static busybox for base
-# rootfs, runc as the reference runtime the tests compare against.
-APT_PACKAGES := busybox-static runc gcc
+# rootfs, runc as the reference runtime the tests compare against, podman
+# to show it drives hull-runtime.
+APT_PACKAGES := busybox-static runc podman gcc
 
 .PHONY: all setup deps demo test lint typecheck unit bench clean
 
@@ -21,7 +22,7 @@ $(STAMP): pyproject.toml setup.py hull/linux/_sys.c
 	$(VENV)/bin/python -m hull.launcher $(VENV)/bin >/dev/null
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: deps $(STAMP)
 
 demo: setup
 	@examples/demo.sh $(VENV)/bin/hull-runtime

@@ -21,6 +21,7 @@ from hull.errors import AlreadyExists, Conflict, FailedPrecondition, InvalidArgu
 from hull.runtime import state as st
 from hull.runtime import sync
 from hull.runtime.sync import InitError
+from hull.runtime.trace import mark
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -190,6 +191,7 @@ def _kill_wait(pid: int, start_time: int | None = None) -> None:
 
 def create(opts: CreateOptions, *, run: bool = False) -> int:
     """Create (and with ``run`` start and wait for) a container; returns the exit code."""
+    mark("create: begin")
     st.check_id(opts.id)
     bundle = os.path.abspath(opts.bundle)
     spec = load_spec(bundle)
@@ -220,14 +222,17 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
     try:
         from hull.runtime.cgroups import create_cgroup_manager
 
+        mark("create: spec parsed")
         cgm = create_cgroup_manager(spec.linux.cgroups_path, opts.id)
         cgm.create()
         _allow_default_devices(spec)
         cgm.apply(spec.linux.resources)
+        mark("create: cgroup made")
         cfg_join = _plan_join(spec, cgm)
         pid, rfd, wfd = _spawn_init(
             opts, spec, bundle, rootfs, cgm, fds, fifo=not run, join=cfg_join
         )
+        mark("create: cloned")
         sync.expect(rfd, sync.READY_SETUP)
         userns = spec.linux.namespace("user")
         if userns is not None and not userns.path:
@@ -250,6 +255,7 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
         _run_hooks(spec, ("prestart", "createRuntime"), hstate)
         sync.send(wfd, sync.HOOKS_DONE)
         sync.expect(rfd, sync.CREATED)
+        mark("create: init created")
         start_time = st.pid_start_time(pid)
         state = st.State(
             opts.root,
@@ -504,6 +510,7 @@ def _start_and_wait(
     try:
         sync.send(wfd, sync.START)
         msg = sync.recv(rfd)  # EOF: execve succeeded (the pipe is close-on-exec)
+        mark("run: exec'd")
         if msg is not None:
             kind, payload = msg
             if kind == sync.ERROR:
@@ -546,8 +553,10 @@ def _start_and_wait(
             break
         if wpid == pid:
             break
+    mark("run: exited")
     code = _exit_status(status)
     _cleanup(state, spec, cgm)
+    mark("run: cleaned up")
     return code
 
 

@@ -14,6 +14,7 @@ from hull import linux
 from hull.errors import HullError
 from hull.runtime import sync
 from hull.runtime.sync import InitError
+from hull.runtime.trace import mark
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -108,7 +109,9 @@ def _run(cfg: InitConfig) -> None:
     netns = spec.linux.namespace("network") is not None
     cg = spec.linux.namespace("cgroup")
     sync.send(cfg.wfd, sync.READY_SETUP)
+    mark("init: ready")
     hook_state = sync.expect(cfg.rfd, sync.GO_SETUP)
+    mark("init: go")
     for path in cfg.tasks_files:
         # "0" is the writing thread: a single-threaded move, no threadgroup lock
         fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
@@ -144,6 +147,7 @@ def _run(cfg: InitConfig) -> None:
     if cfg.fifo_path:
         # reopened through /proc/self/fd after pivot_root, when the host path is gone
         fifo_fd = os.open(cfg.fifo_path, os.O_PATH | os.O_CLOEXEC)
+    mark("init: mounting")
     if mount_ns:
         ctx = rootfs.MountContext(cfg.bundle, cfg.cgroup_paths, userns, netns, cg is not None)
         rootfs.setup(spec, cfg.rootfs, ctx)
@@ -153,6 +157,7 @@ def _run(cfg: InitConfig) -> None:
         console = _setup_console_mount(cfg)
         if not in_cgroup:
             sync.expect(cfg.rfd, sync.CGROUP_DONE)
+        mark("init: mounted")
         sync.send(cfg.wfd, sync.RUN_HOOKS)
         sync.expect(cfg.rfd, sync.HOOKS_DONE)
         _run_hooks_here(spec, "createContainer", hook_state)
@@ -161,7 +166,9 @@ def _run(cfg: InitConfig) -> None:
         else:
             rootfs.pivot_root(cfg.rootfs)
         _apply_sysctl(spec.linux.sysctl)
+        mark("init: pivoted")
         rootfs.finish(spec)
+        mark("init: masked")
     else:
         console = -1
         if not in_cgroup:
@@ -183,6 +190,7 @@ def _run(cfg: InitConfig) -> None:
         os.setsid()
     # `create` returns after CREATED: init must outlive it
     linux.prctl(linux.PR_SET_PDEATHSIG, 0)
+    mark("init: created")
     sync.send(cfg.wfd, sync.CREATED)
     if fifo_fd >= 0:
         # blocks until `start` opens the fifo for reading
@@ -196,6 +204,7 @@ def _run(cfg: InitConfig) -> None:
     else:
         sync.expect(cfg.rfd, sync.START)
     _run_hooks_here(spec, "startContainer", hook_state)
+    mark("init: exec")
     process.finalize_and_exec(
         proc, spec.linux.seccomp, userns=userns, preserve_fds=cfg.preserve_fds
     )

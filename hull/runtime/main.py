@@ -292,6 +292,9 @@ def _log_error(g: Args, msg: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``hull-runtime``."""
     argv = sys.argv[1:] if argv is None else argv
+    from hull.runtime.trace import mark
+
+    mark("main")
     # global flags come before the verb
     gi = 0
     while gi < len(argv) and argv[gi].startswith("-"):
