@@ -59,18 +59,19 @@ def last_cap() -> int:
 def mask(names: list[str], *, strict: bool = False) -> int:
     """A 64-bit mask of the named capabilities.
 
-    Names the kernel does not know are skipped unless ``strict`` (runc warns
-    and skips them, so profiles written for newer kernels still work).
+    A name that is no capability at all is an error (the runtime spec asks
+    for one); a real capability this kernel is too old for is skipped unless
+    ``strict``, so that profiles written for newer kernels still work.
     """
     top = last_cap()
     m = 0
     for name in names:
         n = CAPS.get(name.upper())
-        if n is None or n > top:
-            if strict:
-                from hull.errors import InvalidArgument
+        if n is None or (strict and n > top):
+            from hull.errors import InvalidArgument
 
-                raise InvalidArgument(f"unknown capability {name!r}")
+            raise InvalidArgument(f"unknown capability {name!r}")
+        if n > top:
             continue
         m |= 1 << n
     return m

@@ -146,6 +146,21 @@ def _oom_score_adj(pid: int, value: int) -> None:
         ) from None
 
 
+def _check_caps(proc: Process) -> None:
+    """Refuse names that are no capability at all, before anything is created."""
+    caps = proc.capabilities
+    if caps is None:
+        return
+    from hull.linux.caps import CAPS
+
+    for kind in ("bounding", "effective", "inheritable", "permitted", "ambient"):
+        for name in getattr(caps, kind):
+            if name.upper() not in CAPS:
+                raise InvalidArgument(
+                    f"config.json: process.capabilities.{kind}: unknown capability {name!r}"
+                )
+
+
 def _hook_state(cid: str, pid: int, status: str, bundle: str, spec: Spec) -> bytes:
     from hull.oci.fastjson import dumps
 
@@ -204,12 +219,9 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
     rootfs = os.path.realpath(rootfs)
     if not os.path.isdir(rootfs):
         raise NotFound(f"rootfs {rootfs} does not exist or is not a directory")
+    _check_caps(proc)
     if proc.terminal and not opts.console_socket and (opts.detach or not run):
         raise InvalidArgument("process.terminal is true: --console-socket is required")
-    if proc.terminal and not opts.console_socket:
-        raise InvalidArgument(
-            "process.terminal without --console-socket is not supported yet; pass a console socket"
-        )
     os.makedirs(opts.root, 0o711, exist_ok=True)
     sdir = os.path.join(opts.root, opts.id)
     try:
@@ -229,7 +241,7 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
         cgm.apply(spec.linux.resources)
         mark("create: cgroup made")
         cfg_join = _plan_join(spec, cgm)
-        pid, rfd, wfd = _spawn_init(
+        pid, rfd, wfd, console_peer = _spawn_init(
             opts, spec, bundle, rootfs, cgm, fds, fifo=not run, join=cfg_join
         )
         mark("create: cloned")
@@ -300,7 +312,7 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
         for fd in fds:
             os.close(fd)
         return 0
-    return _start_and_wait(opts, state, spec, cgm, rfd, wfd, fds)
+    return _start_and_wait(opts, state, spec, cgm, rfd, wfd, fds, console_peer)
 
 
 # What every container may use whatever the spec's device rules say, as
@@ -392,8 +404,12 @@ def _spawn_init(
     *,
     fifo: bool,
     join: JoinPlan,
-) -> tuple[int, int, int]:
-    """Clone the container's init; returns (pid, read fd, write fd) of the parent side."""
+) -> tuple[int, int, int, int]:
+    """Clone the container's init.
+
+    Returns its pid, the parent's read and write fds of the sync pipes, and
+    the parent's end of a foreground terminal's socketpair (or -1).
+    """
     from hull.runtime.init import InitConfig
     from hull.runtime.init import main as init_main
 
@@ -404,11 +420,23 @@ def _spawn_init(
     cfg.cgroup_paths = cgm.paths()
     cfg.tasks_files = join.tasks_files
     if fifo:
-        cfg.fifo_path = os.path.join(opts.root, opts.id, st.FIFO)
-        os.mkfifo(cfg.fifo_path, 0o622)
+        fifo_path = os.path.join(opts.root, opts.id, st.FIFO)
+        os.mkfifo(fifo_path, 0o622)
+        # not masked by the umask: a user namespace's root writes it as "other"
+        os.chmod(fifo_path, 0o622)
+        cfg.fifo_fd = os.open(fifo_path, os.O_PATH | os.O_CLOEXEC)
+        fds.append(cfg.fifo_fd)
     if opts.console_socket:
         cfg.console_fd = _connect_console(opts.console_socket)
         fds.append(cfg.console_fd)
+    elif spec.process is not None and spec.process.terminal:
+        # foreground run: init sends the pty master to us
+        from hull.runtime.tty import socketpair
+
+        mine, theirs = socketpair()
+        cfg.console_fd = theirs
+        cfg.console_peer = mine
+        fds.extend((theirs, mine))
     p_r, i_w = os.pipe()  # init -> parent
     i_r, p_w = os.pipe()  # parent -> init
     fds.extend((p_r, p_w))
@@ -444,7 +472,7 @@ def _spawn_init(
         os.close(i_w)
         for fd, _ in joins:
             os.close(fd)
-    return pid, p_r, p_w
+    return pid, p_r, p_w, cfg.console_peer
 
 
 def _spawn_joined(
@@ -505,9 +533,20 @@ def _start_and_wait(
     rfd: int,
     wfd: int,
     fds: list[int],
+    console_peer: int,
 ) -> int:
     pid = state.pid
+    master = -1
     try:
+        if console_peer >= 0:
+            from hull.runtime.tty import recv_fd
+
+            master = recv_fd(console_peer)
+            if os.isatty(0):
+                # before START, so the program sees the right size at once
+                from hull.runtime.tty import copy_winsize
+
+                copy_winsize(0, master)
         sync.send(wfd, sync.START)
         msg = sync.recv(rfd)  # EOF: execve succeeded (the pipe is close-on-exec)
         mark("run: exec'd")
@@ -545,6 +584,13 @@ def _start_and_wait(
 
     for s in _FORWARD:
         _signal.signal(s, forward)
+    if master >= 0:
+        from hull.runtime.tty import proxy
+
+        try:
+            proxy(master)
+        finally:
+            os.close(master)
     while True:
         try:
             wpid, status = os.waitpid(pid, 0)
@@ -733,6 +779,7 @@ def exec_process(root: str, cid: str, opts: ExecOptions) -> int:
     if spec is None:
         raise FailedPrecondition(f"state of container {cid} has no config")
     proc = opts.process
+    _check_caps(proc)
     if proc.terminal and not opts.console_socket:
         raise InvalidArgument("exec --tty needs --console-socket")
     ipid = state.pid

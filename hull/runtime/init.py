@@ -28,8 +28,9 @@ class InitConfig:
         "bundle",
         "cgroup_paths",
         "console_fd",
+        "console_peer",
         "direct",
-        "fifo_path",
+        "fifo_fd",
         "no_new_keyring",
         "no_pivot",
         "preserve_fds",
@@ -46,8 +47,9 @@ class InitConfig:
         self.rootfs = rootfs
         self.rfd = -1
         self.wfd = -1
-        self.fifo_path = ""
+        self.fifo_fd = -1  # O_PATH fd of the exec fifo (create), or -1 (run)
         self.console_fd = -1
+        self.console_peer = -1  # the parent's end of a foreground terminal pair
         self.no_pivot = False
         self.no_new_keyring = False
         self.preserve_fds = 0
@@ -59,6 +61,8 @@ class InitConfig:
 def main(cfg: InitConfig) -> None:
     """Entry point in the cloned child. Never returns."""
     code = 1
+    if cfg.console_peer >= 0:
+        os.close(cfg.console_peer)
     try:
         _run(cfg)
     except InitError as exc:
@@ -83,6 +87,8 @@ def _describe(exc: OSError) -> str:
 
 def _report(cfg: InitConfig, exc: InitError) -> None:
     try:
+        if cfg.wfd < 0:
+            raise OSError("no parent")
         sync.send(cfg.wfd, sync.ERROR, exc.payload())
     except OSError:
         # the parent is gone (create returned): stderr is all we have
@@ -143,10 +149,9 @@ def _run(cfg: InitConfig) -> None:
     process.set_rlimits(proc)
     old_umask = os.umask(0)
     mount_ns = spec.linux.namespace("mount") is not None
-    fifo_fd = -1
-    if cfg.fifo_path:
-        # reopened through /proc/self/fd after pivot_root, when the host path is gone
-        fifo_fd = os.open(cfg.fifo_path, os.O_PATH | os.O_CLOEXEC)
+    # opened by the parent (a user namespace's root may not reach the state
+    # dir); reopened through /proc/self/fd after pivot_root
+    fifo_fd = cfg.fifo_fd
     mark("init: mounting")
     if mount_ns:
         ctx = rootfs.MountContext(cfg.bundle, cfg.cgroup_paths, userns, netns, cg is not None)
@@ -170,6 +175,8 @@ def _run(cfg: InitConfig) -> None:
         rootfs.finish(spec)
         mark("init: masked")
     else:
+        ctx = rootfs.MountContext(cfg.bundle, cfg.cgroup_paths, userns, netns, cg is not None)
+        rootfs.setup(spec, cfg.rootfs, ctx, mount_ns=False)
         console = -1
         if not in_cgroup:
             sync.expect(cfg.rfd, sync.CGROUP_DONE)
@@ -179,6 +186,10 @@ def _run(cfg: InitConfig) -> None:
         os.chroot(cfg.rootfs)
         os.chdir("/")
         _apply_sysctl(spec.linux.sysctl)
+        for p in spec.linux.masked_paths:
+            rootfs.mask_path(p)
+        for p in spec.linux.readonly_paths:
+            rootfs.readonly_path(p)
     os.umask(old_umask)
     if proc.terminal:
         _setup_terminal(cfg, console)
@@ -193,14 +204,18 @@ def _run(cfg: InitConfig) -> None:
     mark("init: created")
     sync.send(cfg.wfd, sync.CREATED)
     if fifo_fd >= 0:
+        # `create` returns now: errors from here on go to the container's stderr
+        os.close(cfg.wfd)
+        cfg.wfd = -1
+        if userns:
+            # /proc/self/fd of a non-dumpable process belongs to the host's
+            # root, which a user namespace's root is not
+            linux.prctl(linux.PR_SET_DUMPABLE, 1)
         # blocks until `start` opens the fifo for reading
         wfd = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
         os.write(wfd, b"0")
         os.close(wfd)
         os.close(fifo_fd)
-        # the parent is gone: errors now go to the container's stderr
-        os.close(cfg.wfd)
-        cfg.wfd = -1
     else:
         sync.expect(cfg.rfd, sync.START)
     _run_hooks_here(spec, "startContainer", hook_state)

@@ -177,6 +177,22 @@ def load_seccomp(seccomp: Seccomp | None) -> None:
     load(seccomp)
 
 
+def _cloexec_from(first: int) -> None:
+    try:
+        linux.close_range(first, 0xFFFFFFFF, linux.CLOSE_RANGE_CLOEXEC)
+    except OSError:
+        # kernels before 5.11: mark them one by one
+        import fcntl
+
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            if fd >= first:
+                try:
+                    fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC)
+                except OSError:
+                    pass
+
+
 def finalize_and_exec(
     proc: Process,
     seccomp: Seccomp | None,
@@ -197,6 +213,10 @@ def finalize_and_exec(
         ) from None
     path = lookup(proc.args[0], env)
     check_executable(path, proc.args[0])
+    # No descriptor of the runtime may reach the container (CVE-2024-21626):
+    # everything past stdio and the preserved fds closes at exec. Before any
+    # seccomp filter, which may not allow close_range.
+    _cloexec_from(3 + preserve_fds)
     if not proc.no_new_privileges:
         load_seccomp(seccomp)
         seccomp = None
@@ -208,9 +228,6 @@ def finalize_and_exec(
     if proc.no_new_privileges:
         linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
     os.umask(proc.user.umask if proc.user.umask is not None else 0o022)
-    # No descriptor of the runtime may reach the container (CVE-2024-21626):
-    # everything past stdio and the preserved fds closes at exec.
-    linux.close_range(3 + preserve_fds, 0xFFFFFFFF, linux.CLOSE_RANGE_CLOEXEC)
     load_seccomp(seccomp)
     try:
         os.execve(path, proc.args, dict(e.split("=", 1) for e in env if "=" in e))

@@ -441,12 +441,46 @@ def readonly_path(path: str) -> None:
     linux.mount(None, path, None, flags, None)
 
 
-def setup(spec: Spec, rootfs: str, ctx: MountContext) -> None:
-    """Everything up to and including the switch of root."""
-    prop = _PROPAGATION.get(spec.linux.rootfs_propagation or "rslave", linux.MS_SLAVE)
-    linux.mount(None, "/", None, prop | linux.MS_REC, None)
-    # the rootfs must be a mount point for pivot_root
-    linux.mount(rootfs, rootfs, None, linux.MS_BIND | linux.MS_REC, None)
+def _parent_mount_private(rootfs: str) -> None:
+    """Make the mount holding ``rootfs`` private if it is shared.
+
+    pivot_root refuses a new root whose parent mount is shared (which a
+    ``shared`` rootfsPropagation makes it), and a bind of the rootfs onto
+    itself must not propagate out of the container's namespace.
+    """
+    best = ""
+    shared = False
+    with open("/proc/self/mountinfo", "rb") as f:
+        for line in f.read().decode("utf-8", "replace").splitlines():
+            fields = line.split(" ")
+            mnt = fields[4].replace("\\040", " ")
+            inside = rootfs == mnt or rootfs.startswith(mnt.rstrip("/") + "/")
+            if inside and len(mnt) >= len(best):
+                best = mnt
+                sep = fields.index("-")
+                shared = any(o.startswith("shared:") for o in fields[6:sep])
+    if best and shared:
+        linux.mount(None, best, None, linux.MS_PRIVATE, None)
+
+
+def setup(spec: Spec, rootfs: str, ctx: MountContext, *, mount_ns: bool = True) -> None:
+    """Everything up to the switch of root.
+
+    Without a mount namespace the mounts land in the runtime's own namespace,
+    as the spec asks (and as runc and crun do); only the propagation change of
+    "/" and the self-bind for pivot_root are skipped then.
+    """
+    if mount_ns:
+        want = spec.linux.rootfs_propagation or "rslave"
+        # shared and unbindable trees cannot be pivoted into (or bound):
+        # private until after pivot_root, then what the spec asks (finish())
+        if want.lstrip("r") in ("shared", "unbindable"):
+            want = "rprivate"
+        prop = _PROPAGATION.get(want, linux.MS_SLAVE)
+        linux.mount(None, "/", None, prop | linux.MS_REC, None)
+        _parent_mount_private(rootfs)
+        # the rootfs must be a mount point for pivot_root
+        linux.mount(rootfs, rootfs, None, linux.MS_BIND | linux.MS_REC, None)
     has_dev = False
     for m in spec.mounts:
         mount_one(rootfs, m, ctx)
@@ -464,5 +498,6 @@ def finish(spec: Spec) -> None:
         readonly_path(p)
     if spec.root.readonly:
         linux.mount(None, "/", None, linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY, None)
-    if spec.linux.rootfs_propagation in ("shared", "rshared"):
-        linux.mount(None, "/", None, linux.MS_SHARED | linux.MS_REC, None)
+    want = spec.linux.rootfs_propagation
+    if want.lstrip("r") in ("shared", "unbindable"):
+        linux.mount(None, "/", None, _PROPAGATION[want] | linux.MS_REC, None)

@@ -247,3 +247,108 @@ def test_exec_with_process_file_and_user(
         assert res.stdout.split() == ["1000", "1", "/"]
     finally:
         runtime("delete", "--force", cid)
+
+
+def test_foreground_terminal_is_interactive(hull_rt: Runtime, make_bundle: Any) -> None:
+    """`run` of a terminal container from a real pty: raw mode, input, exit status."""
+    import pty
+    import select
+
+    def edit(c: dict[str, Any]) -> None:
+        c["process"]["terminal"] = True
+        c["process"]["args"] = ["sh"]
+        c["process"]["env"].append("PS1=$ ")
+
+    b = make_bundle(["sh"], edit)
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(hull_rt.binary, hull_rt.cmd("run", "--bundle", str(b.path), unique_id()))
+    out = b""
+    sent = False
+    status = None
+    try:
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            r, _, _ = select.select([fd], [], [], 0.2)
+            if r:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:  # EIO: the runtime exited and closed the pty
+                    break
+                if not chunk:
+                    break
+                out += chunk
+                if b"\x1b[6n" in chunk:  # the shell asks the terminal for the cursor
+                    os.write(fd, b"\x1b[1;1R")
+            if not sent and b"$ " in out:
+                os.write(fd, b"echo hi-$((40+2)); tty\r")
+                os.write(fd, b"exit 5\r")
+                sent = True
+        end = time.time() + 10
+        while status is None and time.time() < end:
+            wpid, st = os.waitpid(pid, os.WNOHANG)
+            if wpid == pid:
+                status = st
+            else:
+                time.sleep(0.02)
+    finally:
+        if status is None:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    assert b"hi-42" in out
+    assert b"/dev/pts/0" in out
+    assert status is not None and os.waitstatus_to_exitcode(status) == 5
+
+
+def test_user_namespace_create_then_start(runtime: Runtime, make_bundle: Any) -> None:
+    """init reopens the exec fifo as the user namespace's root (host uid 100000)."""
+
+    def edit(c: dict[str, Any]) -> None:
+        c["linux"]["namespaces"].append({"type": "user"})
+        c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+    cid = unique_id()
+    b = make_bundle(["sleep", "30"], edit)
+    assert runtime("create", "--bundle", str(b.path), cid).returncode == 0
+    try:
+        assert wait_status(runtime, cid, "created") == "created"
+        res = runtime("start", cid)
+        assert res.returncode == 0, res.stderr
+        assert wait_status(runtime, cid, "running") == "running"
+    finally:
+        runtime("delete", "--force", cid)
+
+
+def test_rootfs_propagation_modes(hull_rt: Runtime, make_bundle: Any) -> None:
+    # hull only: runc 1.1.5 fails this, as it fails runtime-tools' linux_rootfs_propagation
+    runtime = hull_rt
+    for mode, want in (("shared", "shared:"), ("unbindable", "unbindable"), ("private", "")):
+
+        def edit(c: dict[str, Any], mode: str = mode) -> None:
+            c["linux"]["rootfsPropagation"] = mode
+
+        res = runtime(
+            "run",
+            "--bundle",
+            str(make_bundle(["awk", '$5 == "/"', "/proc/self/mountinfo"], edit).path),
+            unique_id(),
+        )
+        assert res.returncode == 0, (mode, res.stderr)
+        fields = res.stdout.split(" - ")[0].split()[6:]
+        if want:
+            assert any(f.startswith(want) for f in fields), (mode, res.stdout)
+        else:
+            assert not any(f.startswith(("shared:", "master:")) for f in fields), res.stdout
+
+
+def test_unknown_capability_is_refused(hull_rt: Runtime, make_bundle: Any) -> None:
+    def edit(c: dict[str, Any]) -> None:
+        c["process"]["capabilities"]["bounding"].append("CAP_TEST")
+
+    cid = unique_id()
+    res = hull_rt("create", "--bundle", str(make_bundle(["true"], edit).path), cid)
+    assert res.returncode == 1
+    assert "unknown capability 'CAP_TEST'" in res.stderr
+    assert not (hull_rt.root / cid).exists()

@@ -145,7 +145,9 @@ def transition(current: DeviceState, target: DeviceState) -> list[tuple[str, str
         gone = "".join(c for c in perms if c not in target.rules.get(key, ""))
         if gone:
             out.append((revoke, rule_string(key, gone)))
-    for key, perms in sorted(target.rules.items()):
+    # in the order the rules were listed: the spec requires it, and
+    # devices.list shows exceptions in the order they were added
+    for key, perms in target.rules.items():
         new = "".join(c for c in perms if c not in old.get(key, ""))
         if new:
             out.append((grant, rule_string(key, new)))

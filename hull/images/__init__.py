@@ -1,0 +1,1 @@
+"""Images over content, snapshots and metadata: references, unpacking, import/export."""

@@ -1,0 +1,76 @@
+"""The metadata schema as numbered migrations.
+
+``MIGRATIONS[n]`` turns a version ``n-1`` database into version ``n``; they
+run in one write transaction on open, so a crash mid-migration leaves the
+previous version. Never edit a released migration: add the next one.
+
+Digests are stored as text (``sha256:<hex>``), times as Unix seconds (REAL),
+JSON documents as text, the image configuration as the exact bytes whose
+digest is the image ID.
+"""
+
+from __future__ import annotations
+
+_V1 = (
+    """
+    CREATE TABLE images (
+        id              TEXT PRIMARY KEY,   -- config digest: Docker's image ID
+        manifest_digest TEXT,               -- NULL for images never pushed or pulled
+        config          BLOB NOT NULL,      -- the configuration blob, byte for byte
+        created         REAL,               -- the config's "created", Unix seconds
+        size            INTEGER NOT NULL DEFAULT 0,
+        parent          TEXT REFERENCES images(id) ON DELETE SET NULL,
+        labels          TEXT NOT NULL DEFAULT '{}',
+        last_tagged     REAL,
+        added           REAL NOT NULL
+    ) STRICT
+    """,
+    "CREATE INDEX images_parent ON images(parent)",
+    "CREATE INDEX images_manifest ON images(manifest_digest)",
+    """
+    CREATE TABLE image_layers (
+        image_id   TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        idx        INTEGER NOT NULL,        -- 0 = bottom layer
+        diff_id    TEXT NOT NULL,
+        chain_id   TEXT NOT NULL,
+        digest     TEXT,                    -- the (compressed) blob, if one exists
+        media_type TEXT,
+        size       INTEGER NOT NULL DEFAULT 0,  -- blob size
+        diff_size  INTEGER NOT NULL DEFAULT 0,  -- uncompressed size
+        PRIMARY KEY (image_id, idx)
+    ) STRICT, WITHOUT ROWID
+    """,
+    "CREATE INDEX image_layers_chain ON image_layers(chain_id)",
+    "CREATE INDEX image_layers_digest ON image_layers(digest)",
+    """
+    CREATE TABLE tags (
+        reference TEXT PRIMARY KEY,         -- full form: docker.io/library/busybox:latest
+        image_id  TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        created   REAL NOT NULL
+    ) STRICT
+    """,
+    "CREATE INDEX tags_image ON tags(image_id)",
+    """
+    CREATE TABLE leases (
+        id      TEXT PRIMARY KEY,
+        created REAL NOT NULL,
+        expires REAL,                       -- NULL: until deleted
+        labels  TEXT NOT NULL DEFAULT '{}'
+    ) STRICT
+    """,
+    "CREATE INDEX leases_expires ON leases(expires)",
+    """
+    CREATE TABLE lease_resources (
+        lease_id TEXT NOT NULL REFERENCES leases(id) ON DELETE CASCADE,
+        kind     TEXT NOT NULL,             -- content | snapshot | ingest
+        key      TEXT NOT NULL,
+        PRIMARY KEY (lease_id, kind, key)
+    ) STRICT, WITHOUT ROWID
+    """,
+    "CREATE INDEX lease_resources_kind ON lease_resources(kind, key)",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
