@@ -21,14 +21,37 @@ ENTRY_POINTS = {
 
 
 def script(module: str, python: str, path: str) -> str:
-    """The text of one launcher."""
+    """The text of one launcher.
+
+    It ends with ``os._exit`` after flushing: interpreter finalisation (module
+    teardown, GC) costs ~0.5 ms that a short-lived command does not need.
+    """
     return (
         f"#!{python} -IS\n"
-        "import sys\n"
+        "import os, sys\n"
         f"sys.path.insert(0, {path!r})\n"
         f"from {module} import main\n"
-        "sys.exit(main())\n"
+        "code = main()\n"
+        "sys.stdout.flush()\n"
+        "sys.stderr.flush()\n"
+        "os._exit(code or 0)\n"
     )
+
+
+def fastest_python(default: str) -> str:
+    """The interpreter for the launchers: the distribution's build of the same version if any.
+
+    Debian's CPython is built with PGO and LTO and links libpython statically:
+    it starts ~3 ms faster than a pyenv build with a shared libpython, on a
+    start budget of ~20 ms. hull's hot paths use only the standard library
+    and hull itself (and the C extension, whose ABI is that of the same
+    minor version), so any CPython of the same version runs them.
+    """
+    v = sys.version_info
+    cand = f"/usr/bin/python{v.major}.{v.minor}"
+    if os.access(cand, os.X_OK) and os.path.realpath(cand) != os.path.realpath(default):
+        return cand
+    return default
 
 
 def install(bin_dir: str) -> list[str]:
@@ -38,6 +61,7 @@ def install(bin_dir: str) -> list[str]:
     python = os.path.join(bin_dir, "python3")
     if not os.path.exists(python):
         python = sys.executable
+    python = fastest_python(python)
     out = []
     for name, module in ENTRY_POINTS.items():
         dest = os.path.join(bin_dir, name)

@@ -236,23 +236,24 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
 
         mark("create: spec parsed")
         cgm = create_cgroup_manager(spec.linux.cgroups_path, opts.id)
-        cgm.create()
-        _allow_default_devices(spec)
-        cgm.apply(spec.linux.resources)
-        mark("create: cgroup made")
         cfg_join = _plan_join(spec, cgm)
+        _allow_default_devices(spec)
         pid, rfd, wfd, console_peer = _spawn_init(
             opts, spec, bundle, rootfs, cgm, fds, fifo=not run, join=cfg_join
         )
         mark("create: cloned")
-        sync.expect(rfd, sync.READY_SETUP)
         userns = spec.linux.namespace("user")
         if userns is not None and not userns.path:
             _write_id_maps(pid, spec)
         hstate = _hook_state(opts.id, pid, st.CREATED, bundle, spec)
         sync.send(wfd, sync.GO_SETUP, hstate)
-        # init joins its v1 hierarchies itself (see _self_join); what is left
-        # is moved from here while init mounts its rootfs
+        # The cgroup is made while init starts up and mounts its rootfs; init
+        # waits for CGROUP_DONE before it needs it (see hull.runtime.init).
+        cgm.create()
+        cgm.apply(spec.linux.resources)
+        mark("create: cgroup made")
+        # init joins its v1 hierarchies itself (see JoinPlan); the rest is
+        # moved from here
         if cfg_join.self_join:
             from hull.runtime.cgroups import add_pid_to
 
@@ -263,6 +264,7 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
         if proc.oom_score_adj is not None:
             _oom_score_adj(pid, proc.oom_score_adj)
         sync.send(wfd, sync.CGROUP_DONE)
+        sync.expect(rfd, sync.READY_SETUP)
         sync.expect(rfd, sync.RUN_HOOKS)
         _run_hooks(spec, ("prestart", "createRuntime"), hstate)
         sync.send(wfd, sync.HOOKS_DONE)
@@ -410,9 +412,12 @@ def _spawn_init(
     Returns its pid, the parent's read and write fds of the sync pipes, and
     the parent's end of a foreground terminal's socketpair (or -1).
     """
-    from hull.runtime.init import InitConfig
+    from hull.runtime.init import InitConfig, preload
     from hull.runtime.init import main as init_main
 
+    # import here what init needs: in the forked child every write to the
+    # interpreter's memory is a copy-on-write fault, so imports cost 3x there
+    preload(spec)
     cfg = InitConfig(spec, bundle, rootfs)
     cfg.no_pivot = opts.no_pivot
     cfg.no_new_keyring = opts.no_new_keyring

@@ -115,26 +115,32 @@ def _run(cfg: InitConfig) -> None:
     netns = spec.linux.namespace("network") is not None
     cg = spec.linux.namespace("cgroup")
     sync.send(cfg.wfd, sync.READY_SETUP)
-    mark("init: ready")
     hook_state = sync.expect(cfg.rfd, sync.GO_SETUP)
     mark("init: go")
-    for path in cfg.tasks_files:
-        # "0" is the writing thread: a single-threaded move, no threadgroup lock
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, b"0")
-        finally:
-            os.close(fd)
     if userns:
         # become root of the new user namespace (0 is mapped by the parent)
         os.setresgid(0, 0, 0)
         os.setresuid(0, 0, 0)
-    in_cgroup = False
-    if cg is not None and not cg.path:
-        # after the parent moved us into our cgroup, so that it is the ns root
+    joined = False
+
+    def join_cgroup() -> None:
+        """Once the parent made our cgroup: enter it, then a new cgroup ns rooted there."""
+        nonlocal joined
+        if joined:
+            return
+        joined = True
         sync.expect(cfg.rfd, sync.CGROUP_DONE)
-        in_cgroup = True
-        linux.unshare(linux.CLONE_NEWCGROUP)
+        for path in cfg.tasks_files:
+            # "0" is the writing thread: a single-threaded move, no threadgroup lock
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, b"0")
+            finally:
+                os.close(fd)
+        if cg is not None and not cg.path:
+            linux.unshare(linux.CLONE_NEWCGROUP)
+        mark("init: in cgroup")
+
     if not cfg.no_new_keyring:
         try:
             linux.join_session_keyring(f"_ses.{os.path.basename(cfg.bundle)}"[:255])
@@ -155,13 +161,13 @@ def _run(cfg: InitConfig) -> None:
     mark("init: mounting")
     if mount_ns:
         ctx = rootfs.MountContext(cfg.bundle, cfg.cgroup_paths, userns, netns, cg is not None)
+        ctx.before_cgroup = join_cgroup
         rootfs.setup(spec, cfg.rootfs, ctx)
         cwd = rootfs.secure_join(cfg.rootfs, proc.cwd)
         if not os.path.isdir(cwd):
             os.makedirs(cwd, 0o755, exist_ok=True)
         console = _setup_console_mount(cfg)
-        if not in_cgroup:
-            sync.expect(cfg.rfd, sync.CGROUP_DONE)
+        join_cgroup()
         mark("init: mounted")
         sync.send(cfg.wfd, sync.RUN_HOOKS)
         sync.expect(cfg.rfd, sync.HOOKS_DONE)
@@ -176,10 +182,10 @@ def _run(cfg: InitConfig) -> None:
         mark("init: masked")
     else:
         ctx = rootfs.MountContext(cfg.bundle, cfg.cgroup_paths, userns, netns, cg is not None)
+        ctx.before_cgroup = join_cgroup
         rootfs.setup(spec, cfg.rootfs, ctx, mount_ns=False)
         console = -1
-        if not in_cgroup:
-            sync.expect(cfg.rfd, sync.CGROUP_DONE)
+        join_cgroup()
         sync.send(cfg.wfd, sync.RUN_HOOKS)
         sync.expect(cfg.rfd, sync.HOOKS_DONE)
         _run_hooks_here(spec, "createContainer", hook_state)

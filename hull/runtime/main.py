@@ -292,6 +292,11 @@ def _log_error(g: Args, msg: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``hull-runtime``."""
     argv = sys.argv[1:] if argv is None else argv
+    # A short-lived process with no reference cycles worth collecting; and a
+    # collection in the forked init would touch (and copy) every page.
+    import gc
+
+    gc.disable()
     from hull.runtime.trace import mark
 
     mark("main")

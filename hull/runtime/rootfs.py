@@ -17,6 +17,8 @@ from hull.errors import InvalidArgument
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from hull.oci.runtime_spec import Device, Mount, Spec
 
 # mount option -> (flags to set, flags to clear)
@@ -240,7 +242,7 @@ def mount_one(rootfs: str, m: Mount, ctx: MountContext) -> None:
 class MountContext:
     """What mounting needs to know beyond one mount entry."""
 
-    __slots__ = ("bundle", "cgroup_paths", "cgroupns", "netns", "userns")
+    __slots__ = ("before_cgroup", "bundle", "cgroup_paths", "cgroupns", "netns", "userns")
 
     def __init__(
         self, bundle: str, cgroup_paths: dict[str, str], userns: bool, netns: bool, cgroupns: bool
@@ -250,9 +252,13 @@ class MountContext:
         self.userns = userns
         self.netns = netns
         self.cgroupns = cgroupns
+        # called before the first cgroup mount: the cgroup must exist by then
+        self.before_cgroup: Callable[[], None] | None = None
 
 
 def _mount_cgroup(rootfs: str, dest: str, m: Mount, flags: int, ctx: MountContext) -> None:
+    if ctx.before_cgroup is not None:
+        ctx.before_cgroup()
     _make_target(dest, True)
     _check_inside(rootfs, dest, m.destination)
     base = flags & ~(linux.MS_RDONLY | linux.MS_REMOUNT | linux.MS_BIND | linux.MS_REC)
