@@ -21,6 +21,7 @@ from hull.linux._sys import (
     setdomainname,
     sethostname,
     setns,
+    setrlimit,
     umount2,
     unshare,
 )
@@ -90,6 +91,26 @@ PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
+# setrlimit(2) resources (asm-generic/resource.h)
+RLIMITS: dict[str, int] = {
+    "RLIMIT_CPU": 0,
+    "RLIMIT_FSIZE": 1,
+    "RLIMIT_DATA": 2,
+    "RLIMIT_STACK": 3,
+    "RLIMIT_CORE": 4,
+    "RLIMIT_RSS": 5,
+    "RLIMIT_NPROC": 6,
+    "RLIMIT_NOFILE": 7,
+    "RLIMIT_MEMLOCK": 8,
+    "RLIMIT_AS": 9,
+    "RLIMIT_LOCKS": 10,
+    "RLIMIT_SIGPENDING": 11,
+    "RLIMIT_MSGQUEUE": 12,
+    "RLIMIT_NICE": 13,
+    "RLIMIT_RTPRIO": 14,
+    "RLIMIT_RTTIME": 15,
+}
+
 # close_range(2)
 CLOSE_RANGE_CLOEXEC = 4
 
@@ -121,6 +142,7 @@ __all__ = [
     "setdomainname",
     "sethostname",
     "setns",
+    "setrlimit",
     "umount2",
     "unshare",
 ]

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -264,7 +265,24 @@ sys_join_session_keyring(PyObject *self, PyObject *args)
     return PyLong_FromLong(rc);
 }
 
+/* setrlimit(resource, soft, hard): the resource module is one more dlopen on the hot path. */
+static PyObject *
+sys_setrlimit(PyObject *self, PyObject *args)
+{
+    int resource;
+    unsigned long long soft, hard;
+    struct rlimit rl;
+    if (!PyArg_ParseTuple(args, "iKK:setrlimit", &resource, &soft, &hard))
+        return NULL;
+    rl.rlim_cur = (rlim_t)soft;
+    rl.rlim_max = (rlim_t)hard;
+    if (setrlimit(resource, &rl) < 0)
+        return raise_errno(NULL);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef sys_methods[] = {
+    {"setrlimit", sys_setrlimit, METH_VARARGS, "setrlimit(resource, soft, hard)"},
     {"unshare", sys_unshare, METH_VARARGS, "unshare(flags)"},
     {"setns", sys_setns, METH_VARARGS, "setns(fd, nstype)"},
     {"clone", sys_clone, METH_VARARGS, "clone(flags) -> pid, like os.fork() with namespace flags"},

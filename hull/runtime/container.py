@@ -250,20 +250,24 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
         # The cgroup is made while init starts up and mounts its rootfs; init
         # waits for CGROUP_DONE before it needs it (see hull.runtime.init).
         cgm.create()
-        cgm.apply(spec.linux.resources)
         mark("create: cgroup made")
-        # init joins its v1 hierarchies itself (see JoinPlan); the rest is
-        # moved from here
         if cfg_join.self_join:
+            # init joins its v1 hierarchies itself (see JoinPlan) as soon as
+            # they exist; their limits are written meanwhile, well before
+            # init answers RUN_HOOKS and long before it execs anything
+            sync.send(wfd, sync.CGROUP_DONE)
+            cgm.apply(spec.linux.resources)
             from hull.runtime.cgroups import add_pid_to
 
             for d in cfg_join.parent_dirs:
                 add_pid_to(d, pid)
         else:
+            cgm.apply(spec.linux.resources)
             cgm.add_pid(pid)
+            sync.send(wfd, sync.CGROUP_DONE)
+        mark("create: cgroup applied")
         if proc.oom_score_adj is not None:
             _oom_score_adj(pid, proc.oom_score_adj)
-        sync.send(wfd, sync.CGROUP_DONE)
         sync.expect(rfd, sync.READY_SETUP)
         sync.expect(rfd, sync.RUN_HOOKS)
         _run_hooks(spec, ("prestart", "createRuntime"), hstate)

@@ -247,8 +247,6 @@ def preload(spec: Spec, proc: object = None) -> None:
         import _socket  # noqa: F401
         import fcntl  # noqa: F401
         import termios  # noqa: F401
-    if getattr(p, "rlimits", None):
-        import resource  # noqa: F401
     if spec.linux.namespace("user") is not None:
         import hull.oci.fastjson  # noqa: F401
 

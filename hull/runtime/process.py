@@ -25,19 +25,15 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 def set_rlimits(proc: Process) -> None:
     """Apply process.rlimits; a value above the host's hard limit is an error."""
-    if not proc.rlimits:
-        return
-    import resource
-
     for rl in proc.rlimits:
-        kind = getattr(resource, rl.type, None)
+        kind = linux.RLIMITS.get(rl.type)
         if kind is None:
             raise InvalidArgument(f"unknown rlimit type {rl.type}")
         try:
-            resource.setrlimit(kind, (rl.soft, rl.hard))
-        except (ValueError, OSError) as exc:
+            linux.setrlimit(kind, rl.soft, rl.hard)
+        except OSError as exc:
             raise InvalidArgument(
-                f"cannot set {rl.type} to soft={rl.soft} hard={rl.hard}: {exc}"
+                f"cannot set {rl.type} to soft={rl.soft} hard={rl.hard}: {exc.strerror}"
                 " (a hard limit above the runtime's own needs CAP_SYS_RESOURCE)"
             ) from None
 
