@@ -236,6 +236,19 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
 
         mark("create: spec parsed")
         cgm = create_cgroup_manager(spec.linux.cgroups_path, opts.id)
+        # What `delete` needs if this process is killed from here on: the
+        # cgroup paths (pid 0 reads as stopped).
+        st.State(
+            opts.root,
+            opts.id,
+            {
+                "id": opts.id,
+                "pid": 0,
+                "bundle": bundle,
+                "rootfs": rootfs,
+                "cgroupPaths": cgm.paths(),
+            },
+        ).save()
         cfg_join = _plan_join(spec, cgm)
         _allow_default_devices(spec)
         pid, rfd, wfd, console_peer = _spawn_init(

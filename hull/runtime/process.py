@@ -85,6 +85,14 @@ def check_executable(path: str, argv0: str) -> None:
         raise InitError(f'exec: "{argv0}": is a directory', 126) from None
     try:
         st = os.fstat(fd)
+        try:
+            me = os.stat("/proc/self/exe")
+        except OSError:
+            me = None
+        if me is not None and (me.st_dev, me.st_ino) == (st.st_dev, st.st_ino):
+            # a symlink to /proc/self/exe: the runtime's own interpreter would
+            # run in the container, open to /proc/<pid>/exe (CVE-2019-5736)
+            raise InitError(f'exec: "{argv0}": refusing to run the runtime itself', 126)
         if st.st_mode & 0o170000 != 0o100000:
             raise InitError(f'exec: "{argv0}": not a regular file', 126)
         if not os.access(path, os.X_OK):

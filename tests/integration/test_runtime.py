@@ -328,3 +328,61 @@ def test_mount_destination_symlink_stays_inside(
         hull_rt("run", "--bundle", str(make_bundle(["true"], edit).path), unique_id()).returncode
         == 0
     )
+
+
+def test_symlink_to_runtime_exe_is_refused(
+    hull_rt: Runtime, make_bundle: Any, tmp_path: Path
+) -> None:
+    """A program that is /proc/self/exe would run the host's interpreter in the container."""
+    from tests.conftest import make_busybox_rootfs
+
+    rootfs = make_busybox_rootfs(tmp_path / "rootfs-exe")
+    (rootfs / "bin" / "evil").symlink_to("/proc/self/exe")
+    script = rootfs / "bin" / "evil.sh"
+    script.write_text("#!/proc/self/exe\n")
+    script.chmod(0o755)
+
+    def edit(c: dict[str, Any]) -> None:
+        c["root"] = {"path": str(rootfs), "readonly": True}
+
+    for prog in ("/bin/evil", "/bin/evil.sh"):
+        res = hull_rt("run", "--bundle", str(make_bundle([prog], edit).path), unique_id())
+        assert res.returncode == 126, res.stderr
+        assert "refusing" in res.stderr
+
+
+def test_delete_cleans_up_after_killed_create(hull_rt: Runtime, make_bundle: Any) -> None:
+    """SIGKILL of the runtime in the middle of create: delete still removes the cgroup."""
+    import signal
+    import subprocess
+
+    cid = unique_id()
+    marker = f"29.{os.getpid()}{int(time.time()) % 1000}"
+
+    def edit(c: dict[str, Any]) -> None:
+        # a prestart hook that never ends holds create at its midpoint
+        c["hooks"] = {"prestart": [{"path": "/bin/sleep", "args": ["sleep", marker]}]}
+
+    b = make_bundle(["true"], edit)
+    p = subprocess.Popen(hull_rt.cmd("create", "--bundle", str(b.path), cid))
+    cg = Path(f"/sys/fs/cgroup/memory/hull/{cid}")
+    deadline = time.time() + 10
+    while time.time() < deadline and not cg.exists():
+        time.sleep(0.02)
+    time.sleep(0.2)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert cg.exists()
+    res = hull_rt("delete", cid)
+    assert res.returncode == 0, res.stderr
+    assert not cg.exists()
+    assert not (hull_rt.root / cid).exists()
+    # the orphaned hook
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if cmd[:2] == [b"sleep", marker.encode()]:
+                os.kill(int(pid), signal.SIGKILL)
