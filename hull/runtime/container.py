@@ -547,6 +547,31 @@ def _exit_status(status: int) -> int:
 _FORWARD = (1, 2, 3, 10, 12, 15, 28)  # HUP INT QUIT USR1 USR2 TERM WINCH
 
 
+def _forward_signals(pid: int) -> None:
+    """Pass the signals a foreground runtime gets on to the container's process."""
+    import _signal  # type: ignore[import-not-found,unused-ignore]  # not signal: ~6 ms
+
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for s in _FORWARD:
+        _signal.signal(s, forward)
+
+
+def _wait(pid: int) -> int:
+    """Reap ``pid`` (a child, or adopted as subreaper) and return its exit code."""
+    while True:
+        try:
+            wpid, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            return 0
+        if wpid == pid:
+            return _exit_status(status)
+
+
 def _start_and_wait(
     opts: CreateOptions,
     state: st.State,
@@ -596,16 +621,7 @@ def _start_and_wait(
     )
     if opts.detach:
         return 0
-    import _signal  # type: ignore[import-not-found,unused-ignore]  # not signal: ~6 ms
-
-    def forward(signum: int, _frame: object) -> None:
-        try:
-            os.kill(pid, signum)
-        except ProcessLookupError:
-            pass
-
-    for s in _FORWARD:
-        _signal.signal(s, forward)
+    _forward_signals(pid)
     if master >= 0:
         from hull.runtime.tty import proxy
 
@@ -613,16 +629,8 @@ def _start_and_wait(
             proxy(master)
         finally:
             os.close(master)
-    while True:
-        try:
-            wpid, status = os.waitpid(pid, 0)
-        except ChildProcessError:
-            status = 0
-            break
-        if wpid == pid:
-            break
+    code = _wait(pid)
     mark("run: exited")
-    code = _exit_status(status)
     _cleanup(state, spec, cgm)
     mark("run: cleaned up")
     return code
@@ -853,23 +861,8 @@ def exec_process(root: str, cid: str, opts: ExecOptions) -> int:
         st.atomic_write(os.path.abspath(opts.pid_file), str(pid).encode(), 0o644)
     if opts.detach:
         return 0
-    import _signal  # type: ignore[import-not-found,unused-ignore]  # not signal: ~6 ms
-
-    def forward(signum: int, _frame: object) -> None:
-        try:
-            os.kill(pid, signum)
-        except ProcessLookupError:
-            pass
-
-    for s in _FORWARD:
-        _signal.signal(s, forward)
-    while True:
-        try:
-            wpid, status = os.waitpid(pid, 0)
-        except ChildProcessError:
-            return 0
-        if wpid == pid:
-            return _exit_status(status)
+    _forward_signals(pid)
+    return _wait(pid)
 
 
 def _exec_child(
