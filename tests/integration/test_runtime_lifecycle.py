@@ -352,3 +352,32 @@ def test_unknown_capability_is_refused(hull_rt: Runtime, make_bundle: Any) -> No
     assert res.returncode == 1
     assert "unknown capability 'CAP_TEST'" in res.stderr
     assert not (hull_rt.root / cid).exists()
+
+
+def test_exec_tty_through_console_socket(
+    runtime: Runtime, make_bundle: Any, tmp_path: Path
+) -> None:
+    cid = unique_id()
+    b = make_bundle(["sleep", "30"])
+    assert runtime("run", "--detach", "--bundle", str(b.path), cid).returncode == 0
+    cs = ConsoleSocket(tmp_path / "exec-console.sock")
+    try:
+        res = runtime(
+            "exec",
+            "--detach",
+            "--tty",
+            "--console-socket",
+            str(cs.path),
+            cid,
+            "sh",
+            "-c",
+            "tty; echo ok",
+        )
+        assert res.returncode == 0, res.stderr
+        out = cs.read_all()
+    finally:
+        cs.close()
+        runtime("delete", "--force", cid)
+    lines = [ln.strip() for ln in out.splitlines() if ln.strip()]
+    assert lines[0].startswith("/dev/pts/")
+    assert lines[-1] == "ok"
