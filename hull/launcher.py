@@ -15,19 +15,25 @@ from __future__ import annotations
 import os
 import sys
 
+# command -> (module with main(), bare): a bare command needs nothing beyond
+# the standard library and hull, so it runs without site (-S) on the fastest
+# interpreter; the daemon needs the venv's packages (isal, zstandard...).
 ENTRY_POINTS = {
-    "hull-runtime": "hull.runtime.main",
+    "hull-runtime": ("hull.runtime.main", True),
+    "hull": ("hull.cli.main", True),
+    "hulld": ("hull.api.daemon", False),
 }
 
 
-def script(module: str, python: str, path: str) -> str:
+def script(module: str, python: str, path: str, *, bare: bool = True) -> str:
     """The text of one launcher.
 
     It ends with ``os._exit`` after flushing: interpreter finalisation (module
     teardown, GC) costs ~0.5 ms that a short-lived command does not need.
     """
+    flags = "-IS" if bare else "-I"
     return (
-        f"#!{python} -IS\n"
+        f"#!{python} {flags}\n"
         "import os, sys\n"
         f"sys.path.insert(0, {path!r})\n"
         f"from {module} import main\n"
@@ -58,16 +64,16 @@ def install(bin_dir: str) -> list[str]:
     """Write every launcher into ``bin_dir``; returns their paths."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     bin_dir = os.path.abspath(bin_dir)
-    python = os.path.join(bin_dir, "python3")
-    if not os.path.exists(python):
-        python = sys.executable
-    python = fastest_python(python)
+    venv_python = os.path.join(bin_dir, "python3")
+    if not os.path.exists(venv_python):
+        venv_python = sys.executable
+    fast = fastest_python(venv_python)
     out = []
-    for name, module in ENTRY_POINTS.items():
+    for name, (module, bare) in ENTRY_POINTS.items():
         dest = os.path.join(bin_dir, name)
         tmp = dest + ".tmp"
         with open(tmp, "w") as f:
-            f.write(script(module, python, root))
+            f.write(script(module, fast if bare else venv_python, root, bare=bare))
         os.chmod(tmp, 0o755)
         os.replace(tmp, dest)
         out.append(dest)
