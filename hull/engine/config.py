@@ -1,0 +1,854 @@
+"""Docker's container create request (API 1.43) as typed values.
+
+Owns ``ContainerConfig`` (the ``Config`` part of ``POST /containers/create``)
+and ``HostConfig`` with their nested objects; ``from_json`` parsing with
+Docker's field names, ``to_json`` in Docker's inspect shape (every field of
+``HostConfig``, zero values included, in the Go struct's order); the merge of
+an image's defaults into a request (``merge_image_config``, moby's ``merge``);
+the values the daemon fills in at create (``with_create_defaults``); and the
+checks Docker makes at create (``validate``).
+
+Parsing reads each field as Go's ``encoding/json`` would: key names match
+case-insensitively, ``null`` leaves the zero value, unknown keys are ignored,
+and a wrong type is an ``InvalidArgument`` naming the field the way Go does:
+"json: cannot unmarshal string into Go struct field HostConfig.Memory of type
+int64". List fields keep ``None`` apart from ``()`` (Docker tells ``null``
+from ``[]``: ``"Entrypoint": []`` clears the image's entrypoint).
+
+The fields are declared once, with their JSON name and Go type in the
+dataclass field metadata; one generic decoder and encoder serve them all.
+"""
+
+# ruff: noqa: RUF009  (dataclass fields come from _f(), which wraps dataclasses.field)
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from hull.errors import InvalidArgument
+from hull.linux import caps as _caps
+from hull.oci.image_spec import ContainerConfig as ImageContainerConfig
+
+T = TypeVar("T")
+
+# -- the declarative field machinery ---------------------------------------------
+
+
+def _f(name: str, go: str, default: Any = None, *, omit: bool = False, cls: Any = None) -> Any:
+    """A dataclass field read from and written to JSON key ``name`` as Go type ``go``."""
+    md = {"j": name, "go": go, "omit": omit, "cls": cls}
+    if isinstance(default, dict):
+        return field(default_factory=dict, metadata=md)
+    return field(default=default, metadata=md)
+
+
+_INT_RANGES = {
+    "int64": (-(1 << 63), (1 << 63) - 1),
+    "*int64": (-(1 << 63), (1 << 63) - 1),
+    "int": (-(1 << 63), (1 << 63) - 1),
+    "*int": (-(1 << 63), (1 << 63) - 1),
+    "uint16": (0, 0xFFFF),
+    "uint32": (0, 0xFFFFFFFF),
+    "uint64": (0, (1 << 64) - 1),
+}
+
+
+def _jtype(v: Any) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int | float):
+        return f"number {v}" if isinstance(v, int) else "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "array"
+    return "object"
+
+
+def _bad(v: Any, where: str, go: str) -> InvalidArgument:
+    jt = _jtype(v)
+    if jt.startswith("number ") and go not in _INT_RANGES:
+        jt = "number"
+    return InvalidArgument(f"json: cannot unmarshal {jt} into Go struct field {where} of type {go}")
+
+
+def _strings(v: Any, where: str, go: str) -> tuple[str, ...]:
+    if not isinstance(v, list):
+        raise _bad(v, where, go)
+    for s in v:
+        if not isinstance(s, str):
+            raise _bad(s, where, "string")
+    return tuple(v)
+
+
+def _value(md: dict[str, Any], v: Any, where: str) -> Any:
+    go: str = md["go"]
+    if go in _INT_RANGES:
+        lo, hi = _INT_RANGES[go]
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise _bad(v, where, go.lstrip("*"))
+        return v
+    if go in ("string", "bool", "*bool"):
+        want = str if go == "string" else bool
+        if not isinstance(v, want):
+            raise _bad(v, where, go.lstrip("*"))
+        return v
+    if go == "[]string":
+        return _strings(v, where, go)
+    if go == "strslice.StrSlice":  # a string stands for a one-element list
+        return (v,) if isinstance(v, str) else _strings(v, where, go)
+    if go == "map[string]string":
+        if not isinstance(v, dict):
+            raise _bad(v, where, go)
+        for k, s in v.items():
+            if not isinstance(s, str):
+                raise _bad(s, f"{where}[{k}]", "string")
+        return dict(v)
+    if go == "map[string]struct{}":
+        if not isinstance(v, dict):
+            raise _bad(v, where, go)
+        for k, s in v.items():
+            if s is not None and not isinstance(s, dict):
+                raise _bad(s, f"{where}[{k}]", "struct {}")
+        return tuple(v)
+    if go == "[2]uint":
+        if not isinstance(v, list) or any(
+            isinstance(n, bool) or not isinstance(n, int) or n < 0 for n in v
+        ):
+            raise _bad(v, where, go)
+        return (*list(v[:2]), 0, 0)[:2]
+    if go == "nat.PortMap":
+        if not isinstance(v, dict):
+            raise _bad(v, where, go)
+        out: dict[str, tuple[PortBinding, ...] | None] = {}
+        for port, bindings in v.items():
+            if bindings is None:
+                out[port] = None
+            elif not isinstance(bindings, list):
+                raise _bad(bindings, f"{where}[{port}]", "[]nat.PortBinding")
+            else:
+                out[port] = tuple(_decode(PortBinding, b, f"{where}[{port}]") for b in bindings)
+        return out
+    if go == "raw":
+        return v
+    cls = md["cls"]
+    if go.startswith("[]"):
+        if not isinstance(v, list):
+            raise _bad(v, where, go)
+        return tuple(_decode(cls, x, where) for x in v)
+    return _decode(cls, v, where)
+
+
+def _decode(cls: type[T], obj: Any, where: str) -> T:
+    if not isinstance(obj, dict):
+        raise _bad(obj, where, f"container.{cls.__name__}")
+    lower = {k.lower(): k for k in obj}
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        md = f.metadata
+        key = md["j"]
+        if key not in obj:
+            key = lower.get(key.lower(), key)
+        v = obj.get(key)
+        if v is None:
+            continue
+        kwargs[f.name] = _value(dict(md), v, f"{where}.{md['j']}")
+    return cls(**kwargs)
+
+
+def _encode_value(go: str, v: Any) -> Any:
+    if v is None:
+        return None
+    if go in ("[]string", "strslice.StrSlice", "[2]uint"):
+        return list(v)
+    if go == "map[string]struct{}":
+        return {k: {} for k in v}
+    if go == "map[string]string":
+        return dict(v)
+    if go == "nat.PortMap":
+        return {p: None if b is None else [_encode(x) for x in b] for p, b in v.items()}
+    if go.startswith("[]"):
+        return [_encode(x) for x in v]
+    if dataclasses.is_dataclass(v):
+        return _encode(v)
+    return v
+
+
+def _encode(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        md = f.metadata
+        v = getattr(obj, f.name)
+        if md["omit"] and (v is None or v == "" or v == 0 or v is False or v == () or v == {}):
+            continue
+        out[md["j"]] = _encode_value(md["go"], v)
+    return out
+
+
+class _JSON:
+    """``from_json`` / ``to_json`` for a dataclass declared with ``_f`` fields."""
+
+    @classmethod
+    def from_json(cls: type[T], obj: Any, *, where: str | None = None) -> T:
+        """Parse a decoded JSON object as Go's ``encoding/json`` would."""
+        return _decode(cls, obj, where or cls.__name__)
+
+    def to_json(self) -> dict[str, Any]:
+        """Docker's JSON object (inspect shape)."""
+        return _encode(self)
+
+
+# -- nested objects -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HealthConfig(_JSON):
+    """A healthcheck; durations in nanoseconds."""
+
+    test: tuple[str, ...] | None = _f("Test", "[]string", omit=True)
+    interval: int = _f("Interval", "int64", 0, omit=True)
+    timeout: int = _f("Timeout", "int64", 0, omit=True)
+    start_period: int = _f("StartPeriod", "int64", 0, omit=True)
+    start_interval: int = _f("StartInterval", "int64", 0, omit=True)
+    retries: int = _f("Retries", "int", 0, omit=True)
+
+
+@dataclass(frozen=True)
+class PortBinding(_JSON):
+    host_ip: str = _f("HostIp", "string", "")
+    host_port: str = _f("HostPort", "string", "")
+
+
+@dataclass(frozen=True)
+class LogConfig(_JSON):
+    type: str = _f("Type", "string", "")
+    config: dict[str, str] = _f("Config", "map[string]string", {})
+
+
+@dataclass(frozen=True)
+class RestartPolicy(_JSON):
+    name: str = _f("Name", "string", "")
+    maximum_retry_count: int = _f("MaximumRetryCount", "int", 0)
+
+
+@dataclass(frozen=True)
+class BindOptions(_JSON):
+    propagation: str = _f("Propagation", "string", "", omit=True)
+    non_recursive: bool = _f("NonRecursive", "bool", False, omit=True)
+    create_mountpoint: bool = _f("CreateMountpoint", "bool", False, omit=True)
+    read_only_non_recursive: bool = _f("ReadOnlyNonRecursive", "bool", False, omit=True)
+    read_only_force_recursive: bool = _f("ReadOnlyForceRecursive", "bool", False, omit=True)
+
+
+@dataclass(frozen=True)
+class Driver(_JSON):
+    name: str = _f("Name", "string", "", omit=True)
+    options: dict[str, str] = _f("Options", "map[string]string", {}, omit=True)
+
+
+@dataclass(frozen=True)
+class VolumeOptions(_JSON):
+    no_copy: bool = _f("NoCopy", "bool", False, omit=True)
+    labels: dict[str, str] = _f("Labels", "map[string]string", {}, omit=True)
+    subpath: str = _f("Subpath", "string", "", omit=True)
+    driver_config: Driver | None = _f("DriverConfig", "mount.Driver", omit=True, cls=Driver)
+
+
+@dataclass(frozen=True)
+class TmpfsOptions(_JSON):
+    size_bytes: int = _f("SizeBytes", "int64", 0, omit=True)
+    mode: int = _f("Mode", "uint32", 0, omit=True)
+
+
+@dataclass(frozen=True)
+class Mount(_JSON):
+    """One ``--mount``: ``bind``, ``volume`` or ``tmpfs``."""
+
+    type: str = _f("Type", "string", "", omit=True)
+    source: str = _f("Source", "string", "", omit=True)
+    target: str = _f("Target", "string", "", omit=True)
+    read_only: bool = _f("ReadOnly", "bool", False, omit=True)
+    consistency: str = _f("Consistency", "string", "", omit=True)
+    bind_options: BindOptions | None = _f(
+        "BindOptions", "mount.BindOptions", omit=True, cls=BindOptions
+    )
+    volume_options: VolumeOptions | None = _f(
+        "VolumeOptions", "mount.VolumeOptions", omit=True, cls=VolumeOptions
+    )
+    tmpfs_options: TmpfsOptions | None = _f(
+        "TmpfsOptions", "mount.TmpfsOptions", omit=True, cls=TmpfsOptions
+    )
+
+
+@dataclass(frozen=True)
+class DeviceMapping(_JSON):
+    path_on_host: str = _f("PathOnHost", "string", "")
+    path_in_container: str = _f("PathInContainer", "string", "")
+    cgroup_permissions: str = _f("CgroupPermissions", "string", "")
+
+
+@dataclass(frozen=True)
+class WeightDevice(_JSON):
+    path: str = _f("Path", "string", "")
+    weight: int = _f("Weight", "uint16", 0)
+
+
+@dataclass(frozen=True)
+class ThrottleDevice(_JSON):
+    path: str = _f("Path", "string", "")
+    rate: int = _f("Rate", "uint64", 0)
+
+
+@dataclass(frozen=True)
+class Ulimit(_JSON):
+    name: str = _f("Name", "string", "")
+    hard: int = _f("Hard", "int64", 0)
+    soft: int = _f("Soft", "int64", 0)
+
+
+# -- Config and HostConfig ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContainerConfig(_JSON):
+    """The ``Config`` of a container: what is portable between hosts."""
+
+    hostname: str = _f("Hostname", "string", "")
+    domainname: str = _f("Domainname", "string", "")
+    user: str = _f("User", "string", "")
+    attach_stdin: bool = _f("AttachStdin", "bool", False)
+    attach_stdout: bool = _f("AttachStdout", "bool", False)
+    attach_stderr: bool = _f("AttachStderr", "bool", False)
+    exposed_ports: tuple[str, ...] | None = _f("ExposedPorts", "map[string]struct{}", omit=True)
+    tty: bool = _f("Tty", "bool", False)
+    open_stdin: bool = _f("OpenStdin", "bool", False)
+    stdin_once: bool = _f("StdinOnce", "bool", False)
+    env: tuple[str, ...] | None = _f("Env", "[]string")
+    cmd: tuple[str, ...] | None = _f("Cmd", "strslice.StrSlice")
+    healthcheck: HealthConfig | None = _f(
+        "Healthcheck", "container.HealthConfig", omit=True, cls=HealthConfig
+    )
+    args_escaped: bool = _f("ArgsEscaped", "bool", False, omit=True)
+    image: str = _f("Image", "string", "")
+    volumes: tuple[str, ...] | None = _f("Volumes", "map[string]struct{}")
+    working_dir: str = _f("WorkingDir", "string", "")
+    entrypoint: tuple[str, ...] | None = _f("Entrypoint", "strslice.StrSlice")
+    network_disabled: bool = _f("NetworkDisabled", "bool", False, omit=True)
+    mac_address: str = _f("MacAddress", "string", "", omit=True)
+    on_build: tuple[str, ...] | None = _f("OnBuild", "[]string")
+    labels: dict[str, str] = _f("Labels", "map[string]string", {})
+    stop_signal: str = _f("StopSignal", "string", "", omit=True)
+    stop_timeout: int | None = _f("StopTimeout", "*int", omit=True)
+    shell: tuple[str, ...] | None = _f("Shell", "strslice.StrSlice", omit=True)
+
+    @classmethod
+    def from_json(cls, obj: Any, *, where: str | None = None) -> ContainerConfig:
+        return _decode(cls, obj, where or "Config")
+
+
+def _list(name: str, go: str, cls: Any) -> Any:
+    return _f(name, go, cls=cls)
+
+
+@dataclass(frozen=True)
+class HostConfig(_JSON):
+    """The ``HostConfig`` of a container: what depends on the host."""
+
+    binds: tuple[str, ...] | None = _f("Binds", "[]string")
+    container_id_file: str = _f("ContainerIDFile", "string", "")
+    log_config: LogConfig = _f("LogConfig", "container.LogConfig", LogConfig(), cls=LogConfig)
+    network_mode: str = _f("NetworkMode", "string", "")
+    port_bindings: dict[str, tuple[PortBinding, ...] | None] = _f("PortBindings", "nat.PortMap", {})
+    restart_policy: RestartPolicy = _f(
+        "RestartPolicy", "container.RestartPolicy", RestartPolicy(), cls=RestartPolicy
+    )
+    auto_remove: bool = _f("AutoRemove", "bool", False)
+    volume_driver: str = _f("VolumeDriver", "string", "")
+    volumes_from: tuple[str, ...] | None = _f("VolumesFrom", "[]string")
+    console_size: tuple[int, int] = _f("ConsoleSize", "[2]uint", (0, 0))
+    annotations: dict[str, str] = _f("Annotations", "map[string]string", {}, omit=True)
+    cap_add: tuple[str, ...] | None = _f("CapAdd", "strslice.StrSlice")
+    cap_drop: tuple[str, ...] | None = _f("CapDrop", "strslice.StrSlice")
+    cgroupns_mode: str = _f("CgroupnsMode", "string", "")
+    dns: tuple[str, ...] | None = _f("Dns", "[]string")
+    dns_options: tuple[str, ...] | None = _f("DnsOptions", "[]string")
+    dns_search: tuple[str, ...] | None = _f("DnsSearch", "[]string")
+    extra_hosts: tuple[str, ...] | None = _f("ExtraHosts", "[]string")
+    group_add: tuple[str, ...] | None = _f("GroupAdd", "[]string")
+    ipc_mode: str = _f("IpcMode", "string", "")
+    cgroup: str = _f("Cgroup", "string", "")
+    links: tuple[str, ...] | None = _f("Links", "[]string")
+    oom_score_adj: int = _f("OomScoreAdj", "int", 0)
+    pid_mode: str = _f("PidMode", "string", "")
+    privileged: bool = _f("Privileged", "bool", False)
+    publish_all_ports: bool = _f("PublishAllPorts", "bool", False)
+    readonly_rootfs: bool = _f("ReadonlyRootfs", "bool", False)
+    security_opt: tuple[str, ...] | None = _f("SecurityOpt", "[]string")
+    storage_opt: dict[str, str] = _f("StorageOpt", "map[string]string", {}, omit=True)
+    tmpfs: dict[str, str] = _f("Tmpfs", "map[string]string", {}, omit=True)
+    uts_mode: str = _f("UTSMode", "string", "")
+    userns_mode: str = _f("UsernsMode", "string", "")
+    shm_size: int = _f("ShmSize", "int64", 0)
+    sysctls: dict[str, str] = _f("Sysctls", "map[string]string", {}, omit=True)
+    runtime: str = _f("Runtime", "string", "", omit=True)
+    isolation: str = _f("Isolation", "string", "")
+    # Resources (embedded in Go: its fields sit at this level)
+    cpu_shares: int = _f("CpuShares", "int64", 0)
+    memory: int = _f("Memory", "int64", 0)
+    nano_cpus: int = _f("NanoCpus", "int64", 0)
+    cgroup_parent: str = _f("CgroupParent", "string", "")
+    blkio_weight: int = _f("BlkioWeight", "uint16", 0)
+    blkio_weight_device: tuple[WeightDevice, ...] | None = _list(
+        "BlkioWeightDevice", "[]*blkiodev.WeightDevice", WeightDevice
+    )
+    blkio_device_read_bps: tuple[ThrottleDevice, ...] | None = _list(
+        "BlkioDeviceReadBps", "[]*blkiodev.ThrottleDevice", ThrottleDevice
+    )
+    blkio_device_write_bps: tuple[ThrottleDevice, ...] | None = _list(
+        "BlkioDeviceWriteBps", "[]*blkiodev.ThrottleDevice", ThrottleDevice
+    )
+    blkio_device_read_iops: tuple[ThrottleDevice, ...] | None = _list(
+        "BlkioDeviceReadIOps", "[]*blkiodev.ThrottleDevice", ThrottleDevice
+    )
+    blkio_device_write_iops: tuple[ThrottleDevice, ...] | None = _list(
+        "BlkioDeviceWriteIOps", "[]*blkiodev.ThrottleDevice", ThrottleDevice
+    )
+    cpu_period: int = _f("CpuPeriod", "int64", 0)
+    cpu_quota: int = _f("CpuQuota", "int64", 0)
+    cpu_realtime_period: int = _f("CpuRealtimePeriod", "int64", 0)
+    cpu_realtime_runtime: int = _f("CpuRealtimeRuntime", "int64", 0)
+    cpuset_cpus: str = _f("CpusetCpus", "string", "")
+    cpuset_mems: str = _f("CpusetMems", "string", "")
+    devices: tuple[DeviceMapping, ...] | None = _list(
+        "Devices", "[]container.DeviceMapping", DeviceMapping
+    )
+    device_cgroup_rules: tuple[str, ...] | None = _f("DeviceCgroupRules", "[]string")
+    device_requests: Any = _f("DeviceRequests", "raw")
+    memory_reservation: int = _f("MemoryReservation", "int64", 0)
+    memory_swap: int = _f("MemorySwap", "int64", 0)
+    memory_swappiness: int | None = _f("MemorySwappiness", "*int64")
+    oom_kill_disable: bool | None = _f("OomKillDisable", "*bool")
+    pids_limit: int | None = _f("PidsLimit", "*int64")
+    ulimits: tuple[Ulimit, ...] | None = _list("Ulimits", "[]*container.Ulimit", Ulimit)
+    cpu_count: int = _f("CpuCount", "int64", 0)
+    cpu_percent: int = _f("CpuPercent", "int64", 0)
+    io_maximum_iops: int = _f("IOMaximumIOps", "uint64", 0)
+    io_maximum_bandwidth: int = _f("IOMaximumBandwidth", "uint64", 0)
+    # back at the HostConfig level
+    mounts: tuple[Mount, ...] | None = _list("Mounts", "[]mount.Mount", Mount)
+    masked_paths: tuple[str, ...] | None = _f("MaskedPaths", "[]string")
+    readonly_paths: tuple[str, ...] | None = _f("ReadonlyPaths", "[]string")
+    init: bool | None = _f("Init", "*bool", omit=True)
+
+    def to_json(self) -> dict[str, Any]:
+        out = _encode(self)
+        # Go's omitempty skips a false *bool only when nil: Init=false is shown.
+        if self.init is False:
+            out["Init"] = False
+        return out
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    """The whole body of ``POST /containers/create``."""
+
+    config: ContainerConfig
+    host_config: HostConfig
+    networking_config: Any = None
+
+
+def parse_create_body(body: Any) -> CreateRequest:
+    """Split a decoded create body into its Config, HostConfig and NetworkingConfig."""
+    if not isinstance(body, dict):
+        raise InvalidArgument(
+            f"json: cannot unmarshal {_jtype(body)} into Go value of type container.Config"
+        )
+    host = body.get("HostConfig")
+    return CreateRequest(
+        config=ContainerConfig.from_json(body),
+        host_config=HostConfig() if host is None else HostConfig.from_json(host),
+        networking_config=body.get("NetworkingConfig"),
+    )
+
+
+# -- merge with the image, daemon defaults ----------------------------------------------
+
+
+def _env_key(entry: str) -> str:
+    return entry.split("=", 1)[0]
+
+
+def merge_image_config(cfg: ContainerConfig, image: ImageContainerConfig) -> ContainerConfig:
+    """The request with the image's defaults filled in (moby ``daemon/commit.go`` merge).
+
+    The request's Env wins by key; a Cmd without an Entrypoint keeps the
+    image's Entrypoint; an Entrypoint given resets the image's Cmd. An
+    ``Entrypoint: [""]`` (``--entrypoint ""``) clears the entrypoint: it is
+    stored as ``()``, not ``None``, so that merging again is a no-op.
+    """
+    user = cfg.user or image.user
+    ports = cfg.exposed_ports
+    if not ports:
+        ports = image.exposed_ports or cfg.exposed_ports
+    else:
+        ports = ports + tuple(p for p in image.exposed_ports if p not in ports)
+    env = cfg.env
+    if not env:
+        env = image.env if image.env is not None else env
+    else:
+        keys = {_env_key(e) for e in env}
+        env = env + tuple(e for e in image.env or () if _env_key(e) not in keys)
+    labels = dict(cfg.labels)
+    for k, v in image.labels.items():
+        labels.setdefault(k, v)
+    cmd, entrypoint, escaped = cfg.cmd, cfg.entrypoint, cfg.args_escaped
+    if not entrypoint:
+        if not cmd:
+            cmd, escaped = image.cmd, image.args_escaped
+        if entrypoint is None:
+            entrypoint = image.entrypoint
+    if entrypoint == ("",):
+        entrypoint = ()
+    health = cfg.healthcheck
+    ih = image.healthcheck
+    if ih is not None:
+        if health is None:
+            health = HealthConfig(
+                ih.test, ih.interval, ih.timeout, ih.start_period, ih.start_interval, ih.retries
+            )
+        else:
+            health = HealthConfig(
+                health.test or ih.test,
+                health.interval or ih.interval,
+                health.timeout or ih.timeout,
+                health.start_period or ih.start_period,
+                health.start_interval or ih.start_interval,
+                health.retries or ih.retries,
+            )
+    volumes = cfg.volumes
+    if not volumes:
+        volumes = image.volumes or volumes
+    else:
+        volumes = volumes + tuple(v for v in image.volumes if v not in volumes)
+    return dataclasses.replace(
+        cfg,
+        user=user,
+        exposed_ports=ports,
+        env=env,
+        labels=labels,
+        cmd=cmd,
+        entrypoint=entrypoint,
+        args_escaped=escaped,
+        healthcheck=health,
+        working_dir=cfg.working_dir or image.working_dir,
+        volumes=volumes,
+        stop_signal=cfg.stop_signal or image.stop_signal,
+    )
+
+
+DEFAULT_SHM_SIZE = 64 * 1024 * 1024
+
+# oci/defaults.go: what Docker masks and makes read-only by default.
+# Newer Docker also masks /proc/interrupts and each CPU's thermal_throttle
+# (security advisories GHSA-6fw5-f8r9-fgfm, GHSA-jq35-85cj-fj4p).
+DEFAULT_MASKED_PATHS = (
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/sys/devices/virtual/powercap",
+    "/sys/firmware",
+)
+
+
+def default_masked_paths() -> tuple[str, ...]:
+    """Docker's masked paths on this host (with the CPUs' thermal_throttle dirs)."""
+    extra = []
+    try:
+        cpus = sorted(
+            int(n[3:]) for n in os.listdir("/sys/devices/system/cpu") if re.fullmatch(r"cpu\d+", n)
+        )
+    except OSError:
+        cpus = []
+    for cpu in cpus:
+        path = f"/sys/devices/system/cpu/cpu{cpu}/thermal_throttle"
+        if os.path.exists(path):
+            extra.append(path)
+    return DEFAULT_MASKED_PATHS + tuple(extra)
+
+
+DEFAULT_READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+
+
+def with_create_defaults(
+    host: HostConfig, *, cgroup_v2: bool, default_runtime: str = "runc"
+) -> HostConfig:
+    """What the daemon fills in at create, so inspect shows it (moby adaptContainerSettings)."""
+    changes: dict[str, Any] = {}
+    if host.memory > 0 and host.memory_swap == 0:
+        changes["memory_swap"] = host.memory * 2  # Docker: swap defaults to memory's size
+    if host.shm_size == 0:
+        changes["shm_size"] = DEFAULT_SHM_SIZE
+    if host.memory_swappiness == -1:
+        changes["memory_swappiness"] = None  # -1 is the CLI's "unset"
+    if not host.ipc_mode:
+        changes["ipc_mode"] = "private"
+    if not host.cgroupns_mode:
+        changes["cgroupns_mode"] = "private" if cgroup_v2 else "host"
+    if not host.network_mode:
+        changes["network_mode"] = "default"
+    if not host.log_config.type:
+        changes["log_config"] = LogConfig("json-file", dict(host.log_config.config))
+    if not host.restart_policy.name:
+        changes["restart_policy"] = RestartPolicy("no", host.restart_policy.maximum_retry_count)
+    if not host.runtime:
+        changes["runtime"] = default_runtime
+    if "systempaths=unconfined" in (host.security_opt or ()):
+        changes["masked_paths"] = changes["readonly_paths"] = ()
+    elif host.masked_paths is None and not host.privileged:
+        changes["masked_paths"] = default_masked_paths()
+    if host.readonly_paths is None and not host.privileged and "readonly_paths" not in changes:
+        changes["readonly_paths"] = DEFAULT_READONLY_PATHS
+    return dataclasses.replace(host, **changes) if changes else host
+
+
+# -- validation -------------------------------------------------------------------------
+
+MIN_MEMORY = 6 * 1024 * 1024
+RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
+_PORT = re.compile(r"(\d+)(?:-(\d+))?")
+
+
+def normalize_capabilities(names: tuple[str, ...] | list[str] | None) -> list[str]:
+    """Upper-case, ``CAP_``-prefixed names, "ALL" kept; unknown ones refused as Docker does."""
+    top = _caps.last_cap()
+    out: list[str] = []
+    for name in names or ():
+        c = name.upper()
+        if c != "ALL":
+            if not c.startswith("CAP_"):
+                c = "CAP_" + c
+            if _caps.CAPS.get(c, top + 1) > top:
+                raise InvalidArgument(f'unknown capability: "{c}"')
+        out.append(c)
+    return out
+
+
+def parse_uint_list(text: str, what: str) -> set[int]:
+    """A cpuset list ("0-2,4"), as Docker's ``parsers.ParseUintList``."""
+    out: set[int] = set()
+    if text == "":
+        return out
+    for part in text.split(","):
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if m is None or (m.group(2) is not None and int(m.group(2)) < int(m.group(1))):
+            raise InvalidArgument(f"Invalid value {text} for {what}")
+        lo = int(m.group(1))
+        out.update(range(lo, int(m.group(2) or lo) + 1))
+    return out
+
+
+def _check_port(port: str) -> None:
+    if port == "":
+        return
+    m = _PORT.fullmatch(port)
+    if m is None or int(m.group(1)) > 65535 or int(m.group(2) or 0) > 65535:
+        raise InvalidArgument(f'invalid port specification: "{port}"')
+    if m.group(2) is not None and int(m.group(2)) < int(m.group(1)):
+        raise InvalidArgument(f'invalid port specification: "{port}"')
+
+
+def _check_proto_port(spec: str) -> None:
+    port, _, proto = spec.partition("/")
+    if proto and proto.lower() not in ("tcp", "udp", "sctp"):
+        raise InvalidArgument(f'invalid proto: "{proto}"')
+    if port == "":
+        raise InvalidArgument(f'invalid port specification: "{port}"')
+    _check_port(port)
+
+
+def _ranges(ids: set[int]) -> str:
+    return f"0-{max(ids)}" if ids else ""
+
+
+def validate(cfg: ContainerConfig, host: HostConfig, *, ncpu: int | None = None) -> None:
+    """The checks Docker makes at create; the first failure raises ``InvalidArgument``."""
+    if cfg.working_dir and not cfg.working_dir.startswith("/"):
+        raise InvalidArgument(
+            f"the working directory '{cfg.working_dir}' is invalid, it needs to be an absolute path"
+        )
+    hc = cfg.healthcheck
+    if hc is not None:
+        for name, v in (
+            ("Interval", hc.interval),
+            ("Timeout", hc.timeout),
+            ("StartPeriod", hc.start_period),
+            ("StartInterval", hc.start_interval),
+        ):
+            if v != 0 and v < 1_000_000:
+                raise InvalidArgument(f"{name} in Healthcheck cannot be less than 1ms")
+        if hc.retries < 0:
+            raise InvalidArgument("Retries in Healthcheck cannot be negative")
+    for spec in cfg.exposed_ports or ():
+        _check_proto_port(spec)
+    for spec, bindings in host.port_bindings.items():
+        _check_proto_port(spec)
+        for b in bindings or ():
+            _check_port(b.host_port.partition("/")[0])
+
+    # restart policy and --rm
+    rp = host.restart_policy
+    if rp.name in ("always", "unless-stopped", "no"):
+        if rp.maximum_retry_count != 0:
+            msg = "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+            raise InvalidArgument(
+                msg + (" and cannot be negative" if rp.maximum_retry_count < 0 else "")
+            )
+    elif rp.name == "on-failure":
+        if rp.maximum_retry_count < 0:
+            raise InvalidArgument("invalid restart policy: maximum retry count cannot be negative")
+    elif rp.name != "":
+        raise InvalidArgument(
+            f"invalid restart policy: unknown policy '{rp.name}'; use one of 'no', 'always',"
+            " 'on-failure', or 'unless-stopped'"
+        )
+    if host.auto_remove and rp.name not in ("", "no"):
+        raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
+
+    normalize_capabilities(host.cap_add)
+    normalize_capabilities(host.cap_drop)
+
+    # resources (daemon_unix.go verifyPlatformContainerResources)
+    if host.memory != 0 and host.memory < MIN_MEMORY:
+        raise InvalidArgument("Minimum memory limit allowed is 6MB")
+    if host.memory > 0 and host.memory_swap > 0 and host.memory_swap < host.memory:
+        raise InvalidArgument(
+            "Minimum memoryswap limit should be larger than memory limit, see usage"
+        )
+    if host.memory == 0 and host.memory_swap > 0:
+        raise InvalidArgument(
+            "You should always set the Memory limit when using Memoryswap limit, see usage"
+        )
+    if (
+        host.memory_swappiness is not None
+        and host.memory_swappiness != -1
+        and not (0 <= host.memory_swappiness <= 100)
+    ):
+        raise InvalidArgument(
+            f"Invalid value: {host.memory_swappiness}, valid memory swappiness range is 0-100"
+        )
+    if host.memory_reservation != 0 and host.memory_reservation < MIN_MEMORY:
+        raise InvalidArgument("Minimum memory reservation allowed is 6MB")
+    if host.memory > 0 and host.memory_reservation > 0 and host.memory < host.memory_reservation:
+        raise InvalidArgument(
+            "Minimum memory limit can not be less than memory reservation limit, see usage"
+        )
+    if host.nano_cpus > 0 and host.cpu_period > 0:
+        raise InvalidArgument("Conflicting options: Nano CPUs and CPU Period cannot both be set")
+    if host.nano_cpus > 0 and host.cpu_quota > 0:
+        raise InvalidArgument("Conflicting options: Nano CPUs and CPU Quota cannot both be set")
+    n = ncpu if ncpu is not None else (os.cpu_count() or 1)
+    if host.nano_cpus < 0 or host.nano_cpus > n * 1_000_000_000:
+        raise InvalidArgument(
+            f"range of CPUs is from 0.01 to {n}.00, as there are only {n} CPUs available"
+        )
+    if host.cpu_period != 0 and not 1000 <= host.cpu_period <= 1_000_000:
+        raise InvalidArgument(
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"
+        )
+    if host.cpu_quota > 0 and host.cpu_quota < 1000:
+        raise InvalidArgument("CPU cfs quota can not be less than 1ms (i.e. 1000)")
+    cpus = parse_uint_list(host.cpuset_cpus, "cpuset cpus")
+    if cpus and max(cpus) >= n:
+        raise InvalidArgument(
+            f"Requested CPUs are not available - requested {host.cpuset_cpus},"
+            f" available: {_ranges(set(range(n)))}"
+        )
+    parse_uint_list(host.cpuset_mems, "cpuset mems")
+    if host.blkio_weight > 0 and not 10 <= host.blkio_weight <= 1000:
+        raise InvalidArgument("Range of blkio weight is from 10 to 1000")
+    for wd in host.blkio_weight_device or ():
+        if wd.weight > 0 and not 10 <= wd.weight <= 1000:
+            raise InvalidArgument("Range of blkio weight is from 10 to 1000")
+    if not -1000 <= host.oom_score_adj <= 1000:
+        raise InvalidArgument(
+            f"Invalid value {host.oom_score_adj}, range for oom score adj is [-1000, 1000]"
+        )
+    if host.io_maximum_bandwidth or host.io_maximum_iops:
+        raise InvalidArgument(
+            "Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps"
+        )
+    if host.shm_size < 0:
+        raise InvalidArgument("SHM size can not be less than 0")
+    for u in host.ulimits or ():
+        if u.soft > u.hard and u.hard != -1:
+            raise InvalidArgument(
+                f"ulimit soft limit must be less than or equal to hard limit: {u.soft} > {u.hard}"
+            )
+    for mode, what in ((host.ipc_mode, "ipc"), (host.pid_mode, "pid")):
+        if mode.startswith("container:") and not mode[len("container:") :]:
+            raise InvalidArgument(f"invalid {what} mode: {mode!r}: no container named")
+    if host.ipc_mode and host.ipc_mode.split(":")[0] not in (
+        "private", "shareable", "host", "none", "container"
+    ):  # fmt: skip
+        raise InvalidArgument(f"invalid IPC mode: {host.ipc_mode}")
+    if host.cgroupns_mode not in ("", "private", "host"):
+        raise InvalidArgument(f"invalid cgroup namespace mode: {host.cgroupns_mode}")
+    if host.uts_mode not in ("", "host"):
+        raise InvalidArgument(f"invalid UTS mode: {host.uts_mode}")
+    if host.userns_mode not in ("", "host"):
+        raise InvalidArgument(f"invalid USER mode: {host.userns_mode}")
+    for m in host.mounts or ():
+        if m.type not in ("bind", "volume", "tmpfs", "npipe", "cluster"):
+            raise InvalidArgument(f'invalid mount config for type "{m.type}": mount type unknown')
+        if not m.target:
+            raise InvalidArgument(
+                f'invalid mount config for type "{m.type}": field Target must not be empty'
+            )
+    for path in host.tmpfs:
+        if not path.startswith("/"):
+            raise InvalidArgument(
+                f'invalid mount config for type "tmpfs": invalid mount path: {path!r}'
+                " mount path must be absolute"
+            )
+
+
+__all__ = [
+    "DEFAULT_MASKED_PATHS",
+    "DEFAULT_READONLY_PATHS",
+    "DEFAULT_SHM_SIZE",
+    "MIN_MEMORY",
+    "RESTART_POLICIES",
+    "BindOptions",
+    "ContainerConfig",
+    "CreateRequest",
+    "DeviceMapping",
+    "Driver",
+    "HealthConfig",
+    "HostConfig",
+    "LogConfig",
+    "Mount",
+    "PortBinding",
+    "RestartPolicy",
+    "ThrottleDevice",
+    "TmpfsOptions",
+    "Ulimit",
+    "VolumeOptions",
+    "WeightDevice",
+    "default_masked_paths",
+    "merge_image_config",
+    "normalize_capabilities",
+    "parse_create_body",
+    "parse_uint_list",
+    "validate",
+    "with_create_defaults",
+]

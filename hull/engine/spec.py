@@ -1,0 +1,832 @@
+"""A container's OCI ``config.json``, generated with Docker's semantics and defaults.
+
+``generate_spec`` follows moby's ``daemon/oci_linux.go`` ``createSpec``: the
+command from Entrypoint and Cmd (the image's filled in, ``--init`` in front),
+the environment (PATH, HOSTNAME, TERM under a TTY, then the container's), the
+user resolved in the container's own ``/etc/passwd`` and ``/etc/group``,
+Docker's default capability set tweaked by CapAdd/CapDrop (effective and
+permitted only for root, as execve would give), the default seccomp profile
+filtered by those capabilities, the namespaces of the Ipc/Pid/UTS/Network/
+Cgroupns modes, the default mounts then the network files and the user's
+mounts (parents before children), masked and read-only paths, sysctls,
+resources, devices and rlimits. ``--privileged`` lifts it all: every
+capability, every host device, no seccomp, no masked paths, ``/sys`` and the
+cgroup mount writable.
+
+The engine resolves volumes, bind sources and the network files before
+calling; this module only reads the container's rootfs (users and groups)
+and stats host device nodes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hull.engine import seccomp_profile
+from hull.engine.config import (
+    DEFAULT_READONLY_PATHS,
+    DEFAULT_SHM_SIZE,
+    ContainerConfig,
+    HostConfig,
+    ThrottleDevice,
+    default_masked_paths,
+    merge_image_config,
+    normalize_capabilities,
+)
+from hull.errors import FailedPrecondition, InvalidArgument
+from hull.linux import caps as _caps
+from hull.oci.image_spec import ContainerConfig as ImageContainerConfig
+from hull.oci.image_spec import ImageConfig
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+INIT_PATH_IN_CONTAINER = "/sbin/docker-init"
+OCI_VERSION = "1.1.0"
+
+# moby daemon/pkg/oci/caps/defaults.go, in its order.
+DEFAULT_CAPABILITIES = (
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+)
+
+
+@dataclass(frozen=True)
+class ResolvedMount:
+    """A user mount the engine has resolved: a bind (volumes are binds of their dir) or tmpfs."""
+
+    destination: str
+    source: str
+    type: str = "bind"  # "bind" or "tmpfs"
+    readonly: bool = False
+    propagation: str = ""  # "" = rprivate
+    non_recursive: bool = False
+    options: tuple[str, ...] = ()  # tmpfs data: "size=64m", "mode=1777", ...
+
+
+@dataclass(frozen=True)
+class IDMappings:
+    """User-namespace ID mappings (``--userns-remap``); each a (container, host, size)."""
+
+    uids: tuple[tuple[int, int, int], ...]
+    gids: tuple[tuple[int, int, int], ...]
+
+
+# -- command, environment, user -------------------------------------------------------
+
+
+def command_args(cfg: ContainerConfig) -> list[str]:
+    """argv from a merged config: Entrypoint then Cmd; "No command specified" if empty."""
+    entrypoint = list(cfg.entrypoint or ())
+    if entrypoint == [""]:
+        entrypoint = []
+    args = entrypoint + list(cfg.cmd or ())
+    if not args:
+        raise InvalidArgument("No command specified")
+    return args
+
+
+def container_env(env: Sequence[str] | None, hostname: str, tty: bool) -> list[str]:
+    """PATH, HOSTNAME and TERM, then ``env`` replacing by key (moby ``ReplaceOrAppendEnvValues``).
+
+    An entry without "=" unsets that variable.
+    """
+    out = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={hostname}"]
+    if tty:
+        out.append("TERM=xterm")
+    index = {e.split("=", 1)[0]: i for i, e in enumerate(out)}
+    for value in env or ():
+        key, sep, _ = value.partition("=")
+        if not sep:
+            if key in index:
+                out[index[key]] = ""
+        elif key in index:
+            out[index[key]] = value
+        else:
+            out.append(value)
+    return [e for e in out if e]
+
+
+_MAX_ID = 2**31 - 1
+
+
+def _read_db(rootfs: str, name: str) -> list[list[str]]:
+    """Lines of the container's /etc/passwd or /etc/group, split on ":"; [] if absent."""
+    from hull.runtime.rootfs import secure_join
+
+    try:
+        with open(secure_join(rootfs, f"/etc/{name}"), encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    return [ln.split(":") for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def _as_id(text: str) -> int | None:
+    if not text.isdigit():
+        return None
+    n = int(text)
+    if n > _MAX_ID:
+        raise InvalidArgument("uids and gids must be in range 0-2147483647")
+    return n
+
+
+def _lookup_group(groups: list[list[str]], spec: str) -> int:
+    """A group name or gid; a number not in the file stands for itself."""
+    gid = _as_id(spec)
+    for g in groups:
+        if len(g) >= 3 and (g[0] == spec or (gid is not None and g[2] == spec)):
+            found = _as_id(g[2])
+            if found is not None:
+                return found
+    if gid is None:
+        raise InvalidArgument(f"unable to find group {spec}: no matching entries in group file")
+    return gid
+
+
+def resolve_user(
+    rootfs: str, user: str, group_add: Sequence[str] = ()
+) -> tuple[int, int, list[int]]:
+    """(uid, gid, additional gids) for ``user`` in the rootfs (runc's ``GetExecUser``).
+
+    ``user`` is "", "name", "uid", "name:group", "uid:gid" and mixes; a name
+    not in /etc/passwd is refused, a number stands for itself. Without an
+    explicit group, the user's memberships in /etc/group are the additional
+    gids; ``group_add`` (``--group-add``) names or numbers follow them.
+    """
+    user_part, _, group_part = user.partition(":")
+    uid_arg = _as_id(user_part)
+    passwd = _read_db(rootfs, "passwd")
+    uid = gid = 0
+    matched = ""
+    for p in passwd:
+        if len(p) < 4:
+            continue
+        hit = (p[2] == str(uid_arg)) if uid_arg is not None else (
+            p[0] == user_part if user_part else p[2] == "0"
+        )  # fmt: skip
+        pu, pg = _as_id(p[2]), _as_id(p[3])
+        if hit and pu is not None and pg is not None:
+            uid, gid, matched = pu, pg, p[0]
+            break
+    else:
+        if user_part and uid_arg is None:
+            raise InvalidArgument(
+                f"unable to find user {user_part}: no matching entries in passwd file"
+            )
+        if uid_arg is not None:
+            uid = uid_arg
+    groups = _read_db(rootfs, "group") if (group_part or matched or group_add) else []
+    extra: list[int] = []
+    if group_part:
+        gid = _lookup_group(groups, group_part)
+    elif matched:
+        for g in groups:
+            gg = _as_id(g[2]) if len(g) >= 3 else None
+            if gg is not None and len(g) >= 4 and matched in g[3].split(","):
+                extra.append(gg)
+    for spec in group_add:
+        extra.append(_lookup_group(groups, spec))
+    return uid, gid, extra
+
+
+# -- security options and capabilities ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SecurityOptions:
+    """``--security-opt`` values that shape the spec."""
+
+    no_new_privileges: bool = False
+    seccomp: str | None = None  # None: the default; "unconfined"; else a profile's JSON
+    systempaths_unconfined: bool = False
+    writable_cgroups: bool | None = None
+
+
+def _parse_bool(text: str, opt: str) -> bool:
+    v = text.lower()
+    if v in ("1", "t", "true"):
+        return True
+    if v in ("0", "f", "false"):
+        return False
+    raise InvalidArgument(f"invalid --security-opt 2: {opt!r}")
+
+
+def parse_security_opts(opts: Sequence[str] | None) -> SecurityOptions:
+    """``--security-opt`` values: key=value (key:value from old clients), no-new-privileges."""
+    nnp, seccomp, unconfined, cgroups = False, None, False, None
+    for opt in opts or ():
+        if opt == "no-new-privileges":
+            nnp = True
+            continue
+        key, sep, value = opt.partition("=")
+        if not sep:
+            key, sep, value = opt.partition(":")
+        if not sep:
+            raise InvalidArgument(f"invalid --security-opt 1: {opt!r}")
+        if key == "no-new-privileges":
+            nnp = _parse_bool(value, opt)
+        elif key == "seccomp":
+            seccomp = None if value == "builtin" else value
+        elif key == "systempaths":
+            if value != "unconfined":
+                raise InvalidArgument(f"invalid --security-opt 2: {opt!r}")
+            unconfined = True
+        elif key == "writable-cgroups":
+            cgroups = _parse_bool(value, opt)
+        elif key not in ("label", "apparmor"):  # SELinux/AppArmor: not supported, ignored
+            raise InvalidArgument(f"invalid --security-opt 2: {opt!r}")
+    return SecurityOptions(nnp, seccomp, unconfined, cgroups)
+
+
+def all_capabilities() -> list[str]:
+    """Every capability this process holds (what ``ALL`` and ``--privileged`` give)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return _caps.names(int(line.split()[1], 16))
+    except OSError:
+        pass
+    top = _caps.last_cap()
+    return [n for n, v in _caps.CAPS.items() if v <= top]
+
+
+def container_capabilities(host: HostConfig) -> list[str]:
+    """Docker's default set with CapAdd/CapDrop applied ("ALL" both ways); all if privileged."""
+    if host.privileged:
+        return all_capabilities()
+    adds = normalize_capabilities(host.cap_add)
+    drops = normalize_capabilities(host.cap_drop)
+    if not adds and not drops:
+        return list(DEFAULT_CAPABILITIES)
+    if "ALL" in adds:
+        return [c for c in all_capabilities() if c not in drops]
+    if "ALL" in drops:
+        base: list[str] = []
+    else:
+        base = [c for c in DEFAULT_CAPABILITIES if c not in drops]
+    return base + [c for c in adds if c not in base]
+
+
+# -- namespaces, sysctls -----------------------------------------------------------------
+
+ResolveNs = Callable[[str, str], str]
+
+_IPC_SYSCTLS = frozenset(
+    ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+     "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced")
+)  # fmt: skip
+
+
+def _ns(kind: str, mode: str, resolve_ns: ResolveNs | None) -> dict[str, str] | None:
+    """The namespace entry for a ``host`` / ``container:<id>`` / private mode; None for host."""
+    if mode == "host":
+        return None
+    if mode.startswith("container:"):
+        target = mode.split(":", 1)[1]
+        if resolve_ns is None:
+            raise FailedPrecondition(f"cannot join the {kind} namespace of container {target}")
+        return {"type": kind, "path": resolve_ns(kind, target)}
+    return {"type": kind}
+
+
+def check_sysctls(sysctls: dict[str, str], namespaces: list[dict[str, str]]) -> None:
+    """Only namespaced sysctls, and only when the container has that namespace (runc's rules)."""
+    have = {n["type"] for n in namespaces}
+    for key in sysctls:
+        if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
+            if "ipc" not in have:
+                raise InvalidArgument(f"sysctl {key!r} is not allowed in the hosts ipc namespace")
+        elif key.startswith("net."):
+            if "network" not in have:
+                raise InvalidArgument(f"sysctl {key!r} not allowed in host network namespace")
+        elif key == "kernel.domainname" and "uts" in have:
+            pass
+        elif key == "kernel.hostname" and "uts" in have:
+            raise InvalidArgument(
+                f'sysctl {key!r} is not allowed as it conflicts with the OCI "hostname" field'
+            )
+        else:
+            raise InvalidArgument(f"sysctl {key!r} is not in a separate kernel namespace")
+
+
+# -- mounts ---------------------------------------------------------------------------------
+
+_TMPFS_FLAGS = {  # option -> the flag it sets or clears (opposites collide)
+    **dict.fromkeys(("ro", "rw"), "rdonly"),
+    **dict.fromkeys(("exec", "noexec"), "noexec"),
+    **dict.fromkeys(("suid", "nosuid"), "nosuid"),
+    **dict.fromkeys(("dev", "nodev"), "nodev"),
+    **dict.fromkeys(("sync", "async"), "sync"),
+    **dict.fromkeys(("dirsync",), "dirsync"),
+    **dict.fromkeys(("atime", "noatime"), "noatime"),
+    **dict.fromkeys(("diratime", "nodiratime"), "nodiratime"),
+    **dict.fromkeys(("relatime", "norelatime"), "relatime"),
+    **dict.fromkeys(("strictatime", "nostrictatime"), "strictatime"),
+    **dict.fromkeys(("mand", "nomand"), "mand"),
+    **dict.fromkeys(("private", "rprivate", "shared", "rshared", "slave", "rslave",
+                     "unbindable", "runbindable"), "propagation"),
+}  # fmt: skip
+_TMPFS_DATA = frozenset(("size", "mode", "uid", "gid", "nr_inodes", "nr_blocks", "mpol"))
+
+
+def merge_tmpfs_options(options: Sequence[str]) -> list[str]:
+    """Later options win over earlier ones of the same kind (moby ``MergeTmpfsOptions``)."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for opt in reversed(options):
+        if opt in ("defaults", ""):
+            continue
+        key = _TMPFS_FLAGS.get(opt)
+        if key is None:
+            name, sep, _ = opt.partition("=")
+            if not sep or name not in _TMPFS_DATA:
+                raise InvalidArgument(f"invalid tmpfs option {opt!r}")
+            key = "=" + name
+        if key not in seen:
+            seen.add(key)
+            out.insert(0, opt)
+    return out
+
+
+def default_mounts(shm_size: int) -> list[dict[str, Any]]:
+    """Docker's default mounts (oci/defaults.go), /dev/shm sized from ShmSize."""
+    nse = ["nosuid", "noexec", "nodev"]
+    return [
+        {"destination": "/proc", "type": "proc", "source": "proc", "options": list(nse)},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": [*nse, "ro"]},
+        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+         "options": ["ro", *nse]},
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": list(nse)},
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+         "options": [*nse, "mode=1777", f"size={shm_size}"]},
+    ]  # fmt: skip
+
+
+def _bind(m: ResolvedMount) -> dict[str, Any]:
+    opts = ["bind" if m.non_recursive else "rbind"]
+    if m.readonly:
+        opts.append("ro")
+    opts.append(m.propagation or "rprivate")
+    return {"destination": m.destination, "type": "bind", "source": m.source, "options": opts}
+
+
+def _tmpfs(dest: str, data: Sequence[str]) -> dict[str, Any]:
+    opts = merge_tmpfs_options(["noexec", "nosuid", "nodev", "rprivate", *data])
+    return {"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": opts}
+
+
+def _depth(dest: str) -> int:
+    return len(os.path.normpath(dest).split("/"))
+
+
+def _clear_ro(m: dict[str, Any]) -> None:
+    m["options"] = [o for o in m.get("options", []) if o != "ro"]
+
+
+# -- resources and devices -------------------------------------------------------------------
+
+_DEFAULT_DEVICE_RULES: list[dict[str, Any]] = [
+    {"allow": False, "access": "rwm"},
+    {"allow": True, "type": "c", "access": "m"},
+    {"allow": True, "type": "b", "access": "m"},
+    *({"allow": True, "type": "c", "major": a, "minor": b, "access": "rwm"}
+      for a, b in ((1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2))),
+    {"allow": True, "type": "c", "major": 136, "access": "rwm"},  # /dev/pts/*
+    {"allow": True, "type": "c", "major": 10, "minor": 200, "access": "rwm"},  # /dev/net/tun
+]  # fmt: skip
+_CGROUP_RULE = re.compile(r"([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})")
+
+
+def parse_device_cgroup_rule(rule: str) -> dict[str, Any]:
+    """ "c 1:3 rwm" -> an OCI ``linux.resources.devices`` entry."""
+    m = _CGROUP_RULE.fullmatch(rule)
+    if m is None:
+        raise InvalidArgument(f"invalid device cgroup rule format: '{rule}'")
+    out: dict[str, Any] = {"allow": True, "type": m.group(1), "access": m.group(4)}
+    if m.group(2) != "*":
+        out["major"] = int(m.group(2))
+    if m.group(3) != "*":
+        out["minor"] = int(m.group(3))
+    return out
+
+
+def _device(path: str, dest: str, perms: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise InvalidArgument(
+            f"error gathering device information while adding custom device {path!r}:"
+            f" {exc.strerror}"
+        ) from exc
+    if stat.S_ISCHR(st.st_mode):
+        kind = "c"
+    elif stat.S_ISBLK(st.st_mode):
+        kind = "b"
+    else:
+        return None
+    major, minor = os.major(st.st_rdev), os.minor(st.st_rdev)
+    dev = {"path": dest, "type": kind, "major": major, "minor": minor,
+           "fileMode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid}  # fmt: skip
+    rule = {"allow": True, "type": kind, "major": major, "minor": minor, "access": perms}
+    return dev, rule
+
+
+def devices_from_path(
+    on_host: str, in_container: str, perms: str
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """A device node, or every node under a directory, as (linux.devices entry, cgroup rule)."""
+    perms = perms or "rwm"
+    if any(c not in "rwm" for c in perms):
+        raise InvalidArgument(f"invalid device mode: {perms}")
+    in_container = in_container or on_host
+    one = _device(on_host, in_container, perms)
+    if one is not None:
+        return [one]
+    if not os.path.isdir(on_host):
+        raise InvalidArgument(
+            f"error gathering device information while adding custom device {on_host!r}:"
+            " not a device node"
+        )
+    out = []
+    for dirpath, _dirs, files in os.walk(on_host):
+        for name in sorted(files):
+            full = os.path.join(dirpath, name)
+            found = _device(full, in_container + full[len(on_host) :], perms)
+            if found is not None:
+                out.append(found)
+    return out
+
+
+def host_devices() -> list[dict[str, Any]]:
+    """Every device node of the host's /dev (``--privileged``), as containerd lists them."""
+    out = []
+    for dirpath, dirs, files in os.walk("/dev"):
+        dirs[:] = [d for d in dirs if d not in ("pts", "shm", "fd", "mqueue", ".lxc", ".udev")]
+        for name in sorted(files):
+            path = os.path.join(dirpath, name)
+            if path == "/dev/console" or os.path.islink(path):
+                continue
+            try:
+                found = _device(path, path, "rwm")
+            except InvalidArgument:
+                continue
+            if found is not None:
+                out.append(found[0])
+    return out
+
+
+def _rdev(path: str) -> tuple[int, int]:
+    try:
+        rdev = os.stat(path).st_rdev
+    except OSError as exc:
+        raise InvalidArgument(f"invalid device path {path!r}: {exc.strerror}") from exc
+    return os.major(rdev), os.minor(rdev)
+
+
+def _throttle(devs: Sequence[ThrottleDevice] | None) -> list[dict[str, int]]:
+    return [dict(zip(("major", "minor"), _rdev(d.path), strict=True), rate=d.rate)
+            for d in devs or ()]  # fmt: skip
+
+
+def resources(host: HostConfig) -> dict[str, Any]:
+    """``linux.resources`` (without devices) from HostConfig, as moby's WithResources."""
+    out: dict[str, Any] = {}
+    mem: dict[str, Any] = {}
+    if host.memory > 0:
+        mem["limit"] = host.memory
+    if host.memory_reservation > 0:
+        mem["reservation"] = host.memory_reservation
+    if host.memory_swap > 0:  # Docker's MemorySwap is memory + swap; -1 leaves it unlimited
+        mem["swap"] = host.memory_swap
+    if host.memory_swappiness is not None and 0 <= host.memory_swappiness <= 100:
+        mem["swappiness"] = host.memory_swappiness
+    if host.oom_kill_disable is not None:
+        mem["disableOOMKiller"] = host.oom_kill_disable
+    if mem:
+        out["memory"] = mem
+    cpu: dict[str, Any] = {}
+    if host.cpu_shares < 0:
+        raise InvalidArgument(
+            f"invalid CPU shares ({host.cpu_shares}): value must be a positive integer"
+        )
+    if host.cpu_shares:
+        cpu["shares"] = host.cpu_shares
+    if host.cpuset_cpus:
+        cpu["cpus"] = host.cpuset_cpus
+    if host.cpuset_mems:
+        cpu["mems"] = host.cpuset_mems
+    if host.nano_cpus > 0:
+        cpu["period"] = 100_000  # 100 ms, in microseconds
+        cpu["quota"] = host.nano_cpus * 100_000 // 1_000_000_000
+    if host.cpu_period:
+        cpu["period"] = host.cpu_period
+    if host.cpu_quota:
+        cpu["quota"] = host.cpu_quota
+    if host.cpu_realtime_period:
+        cpu["realtimePeriod"] = host.cpu_realtime_period
+    if host.cpu_realtime_runtime:
+        cpu["realtimeRuntime"] = host.cpu_realtime_runtime
+    if cpu:
+        out["cpu"] = cpu
+    if host.pids_limit is not None:
+        out["pids"] = {"limit": host.pids_limit if host.pids_limit > 0 else -1}
+    blkio: dict[str, Any] = {}
+    if host.blkio_weight:
+        blkio["weight"] = host.blkio_weight
+    weights = [dict(zip(("major", "minor"), _rdev(d.path), strict=True), weight=d.weight)
+               for d in host.blkio_weight_device or ()]  # fmt: skip
+    for key, value in (
+        ("weightDevice", weights),
+        ("throttleReadBpsDevice", _throttle(host.blkio_device_read_bps)),
+        ("throttleWriteBpsDevice", _throttle(host.blkio_device_write_bps)),
+        ("throttleReadIOPSDevice", _throttle(host.blkio_device_read_iops)),
+        ("throttleWriteIOPSDevice", _throttle(host.blkio_device_write_iops)),
+    ):
+        if value:
+            blkio[key] = value
+    if blkio:
+        out["blockIO"] = blkio
+    return out
+
+
+def _devices(host: HostConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(linux.devices, linux.resources.devices) as moby's WithDevices."""
+    devs: list[dict[str, Any]] = []
+    if host.privileged:
+        devs = host_devices()
+        paths = {d["path"] for d in devs}
+        for dm in host.devices or ():
+            if dm.path_in_container not in paths and dm.path_in_container != dm.path_on_host:
+                devs += [
+                    d for d, _ in devices_from_path(dm.path_on_host, dm.path_in_container, "rwm")
+                ]
+        return devs, [{"allow": True, "access": "rwm"}]
+    rules = [dict(r) for r in _DEFAULT_DEVICE_RULES]
+    for dm in host.devices or ():
+        for dev, rule in devices_from_path(
+            dm.path_on_host, dm.path_in_container, dm.cgroup_permissions
+        ):
+            devs.append(dev)
+            rules.append(rule)
+    rules += [parse_device_cgroup_rule(r) for r in host.device_cgroup_rules or ()]
+    return devs, rules
+
+
+# -- the whole spec ----------------------------------------------------------------------------
+
+
+def _cgroup_v2() -> bool:
+    from hull.runtime.cgroups import host_layout
+
+    return host_layout() == "v2"
+
+
+def _sysctl_exists(key: str) -> bool:
+    return os.path.exists("/proc/sys/" + key.replace(".", "/"))
+
+
+def generate_spec(
+    image: ImageConfig | ImageContainerConfig | None,
+    cfg: ContainerConfig,
+    host: HostConfig,
+    *,
+    container_id: str,
+    rootfs: str,
+    hostname: str,
+    resolv_conf: str | None = None,
+    hosts_file: str | None = None,
+    hostname_file: str | None = None,
+    shm_path: str | None = None,
+    mounts: Sequence[ResolvedMount] = (),
+    init_path: str | None = None,
+    cgroups_path: str = "",
+    resolve_ns: ResolveNs | None = None,
+    netns_path: str | None = None,
+    userns: IDMappings | None = None,
+    cgroup_v2: bool | None = None,
+) -> dict[str, Any]:
+    """The OCI ``config.json`` (as a dict) for a container, with Docker's defaults.
+
+    ``image`` (None when ``cfg`` is already merged) fills in what ``cfg``
+    leaves unset. ``shm_path`` is a host dir bound at /dev/shm (IpcMode
+    shareable, host or container:), else /dev/shm is a tmpfs of ShmSize.
+    ``mounts`` are the user's binds, volumes and ``--mount`` tmpfs, resolved;
+    HostConfig.Tmpfs is handled here. ``resolve_ns(kind, container)`` gives the
+    namespace path of another container (``--pid container:x``). ``netns_path``
+    is a network namespace prepared by the network layer. ``userns`` maps IDs
+    into a new user namespace (``--userns-remap``).
+    """
+    if image is not None:
+        icfg = image.config if isinstance(image, ImageConfig) else image
+        cfg = merge_image_config(cfg, icfg)
+    sec = parse_security_opts(host.security_opt)
+    if cgroup_v2 is None:
+        cgroup_v2 = _cgroup_v2()
+
+    # process
+    args = command_args(cfg)
+    pid_private = host.pid_mode in ("", "private")
+    extra_mounts: list[dict[str, Any]] = []
+    if host.init and pid_private:
+        if not init_path:
+            raise FailedPrecondition("--init: no init binary (docker-init) is configured")
+        args = [INIT_PATH_IN_CONTAINER, "--", *args]
+        extra_mounts.append({"destination": INIT_PATH_IN_CONTAINER, "type": "bind",
+                             "source": init_path, "options": ["bind", "ro"]})  # fmt: skip
+    uid, gid, extra_gids = resolve_user(rootfs, cfg.user, host.group_add or ())
+    caps = container_capabilities(host)
+    capabilities: dict[str, list[str]] = {"bounding": list(caps)}
+    if uid == 0:  # execve gives a non-root user no effective or permitted capabilities
+        capabilities["effective"] = list(caps)
+        capabilities["permitted"] = list(caps)
+    process: dict[str, Any] = {
+        "terminal": cfg.tty,
+        "user": {"uid": uid, "gid": gid, "additionalGids": [gid, *extra_gids]},
+        "args": args,
+        "env": container_env(cfg.env, hostname, cfg.tty),
+        "cwd": cfg.working_dir or "/",
+        "capabilities": capabilities,
+        "noNewPrivileges": sec.no_new_privileges,
+        "oomScoreAdj": host.oom_score_adj,
+    }
+    if host.ulimits:
+        process["rlimits"] = [
+            {"type": "RLIMIT_" + u.name.upper(), "soft": u.soft, "hard": u.hard}
+            for u in host.ulimits
+        ]
+
+    # namespaces: Docker's order (mount, network, time, uts, pid, ipc, cgroup)
+    namespaces: list[dict[str, str]] = [{"type": "mount"}]
+    if netns_path:
+        namespaces.append({"type": "network", "path": netns_path})
+    elif host.network_mode.startswith("container:"):
+        ns = _ns("network", host.network_mode, resolve_ns)
+        namespaces += [ns] if ns else []
+    elif host.network_mode != "host":
+        namespaces.append({"type": "network"})
+    if os.path.exists("/proc/self/ns/time"):
+        namespaces.append({"type": "time"})
+    uts_host = host.uts_mode == "host"
+    if not uts_host:
+        namespaces.append({"type": "uts"})
+    for kind, mode in (("pid", host.pid_mode), ("ipc", host.ipc_mode)):
+        ns = _ns(kind, mode, resolve_ns)
+        if ns is not None:
+            namespaces.append(ns)
+    cgroupns = host.cgroupns_mode or ("private" if cgroup_v2 else "host")
+    if cgroupns == "private":
+        namespaces.append({"type": "cgroup"})
+    linux: dict[str, Any] = {"namespaces": namespaces}
+    if userns is not None and host.userns_mode != "host":
+        namespaces.append({"type": "user"})
+        linux["uidMappings"] = [
+            {"containerID": c, "hostID": h, "size": s} for c, h, s in userns.uids
+        ]
+        linux["gidMappings"] = [
+            {"containerID": c, "hostID": h, "size": s} for c, h, s in userns.gids
+        ]
+
+    # sysctls: Docker's two defaults in a private network namespace, then the user's
+    sysctl: dict[str, str] = {}
+    private_net = host.network_mode != "host" and not host.network_mode.startswith("container:")
+    if private_net and userns is None:
+        for key, value in (("net.ipv4.ping_group_range", "0 2147483647"),
+                           ("net.ipv4.ip_unprivileged_port_start", "0")):  # fmt: skip
+            if _sysctl_exists(key):
+                sysctl[key] = value
+    check_sysctls(host.sysctls, namespaces)
+    sysctl.update(host.sysctls)
+    if sysctl:
+        linux["sysctl"] = sysctl
+
+    # mounts
+    user: list[dict[str, Any]] = []
+    ro_files = host.readonly_rootfs
+    for dest, src in (("/etc/resolv.conf", resolv_conf), ("/etc/hostname", hostname_file),
+                      ("/etc/hosts", hosts_file)):  # fmt: skip
+        if src and not any(m.destination == dest for m in mounts):
+            user.append(_bind(ResolvedMount(dest, src, readonly=ro_files)))
+    if shm_path and host.ipc_mode != "none":
+        user.append(_bind(ResolvedMount("/dev/shm", shm_path)))
+    for dest, data in host.tmpfs.items():
+        user.append(_tmpfs(dest, [o for o in data.split(",") if o]))
+    for rm in mounts:
+        if rm.type == "tmpfs":
+            user.append(_tmpfs(rm.destination, [*rm.options, *(["ro"] if rm.readonly else [])]))
+        else:
+            user.append(_bind(rm))
+    user.sort(key=lambda m: _depth(m["destination"]))  # stable: parents before children
+    user_dests = {m["destination"] for m in user}
+    base: list[dict[str, Any]] = []
+    for m in default_mounts(host.shm_size or DEFAULT_SHM_SIZE):
+        dest = m["destination"]
+        if dest in user_dests or ("/dev" in user_dests and dest.startswith("/dev/")):
+            continue
+        if dest == "/dev/shm" and host.ipc_mode == "none":
+            continue
+        base.append(m)
+    all_mounts = base + extra_mounts + user
+    if host.readonly_rootfs:
+        for m in base + extra_mounts:
+            keep = m["destination"] in ("/proc", "/dev/pts", "/dev/shm", "/dev/mqueue", "/dev")
+            if not keep and "ro" not in m["options"]:
+                m["options"].append("ro")
+    if host.privileged:
+        for m in base:
+            if m["destination"] == "/sys":
+                _clear_ro(m)
+    writable_cgroups = host.privileged if sec.writable_cgroups is None else sec.writable_cgroups
+    if writable_cgroups or userns is not None:
+        for m in base:
+            if m["type"] == "cgroup":
+                _clear_ro(m)
+
+    # masked and read-only paths
+    if host.privileged or sec.systempaths_unconfined:
+        masked: list[str] = []
+        readonly: list[str] = []
+    else:
+        masked = list(default_masked_paths())
+        readonly = list(DEFAULT_READONLY_PATHS)
+    if host.masked_paths is not None and not sec.systempaths_unconfined:
+        masked = list(host.masked_paths)
+    if host.readonly_paths is not None and not sec.systempaths_unconfined:
+        readonly = list(host.readonly_paths)
+    linux["maskedPaths"] = masked
+    linux["readonlyPaths"] = readonly
+
+    # resources, devices, cgroup
+    res = resources(host)
+    devices, res["devices"] = _devices(host)
+    linux["resources"] = res
+    if devices:
+        linux["devices"] = devices
+    linux["cgroupsPath"] = cgroups_path or f"{host.cgroup_parent or '/hull'}/{container_id}"
+
+    # seccomp: none when privileged or unconfined; the bounding set filters the rules
+    if not host.privileged and sec.seccomp != "unconfined":
+        if sec.seccomp is None:
+            linux["seccomp"] = seccomp_profile.profile_for(caps)
+        else:
+            profile = seccomp_profile.load_profile(sec.seccomp, caps)
+            if profile is not None:
+                linux["seccomp"] = profile
+
+    spec: dict[str, Any] = {
+        "ociVersion": OCI_VERSION,
+        "process": process,
+        "root": {"path": rootfs, "readonly": host.readonly_rootfs},
+        "mounts": all_mounts,
+        "linux": linux,
+    }
+    if not uts_host:
+        spec["hostname"] = hostname
+        if cfg.domainname:
+            spec["domainname"] = cfg.domainname
+    if host.annotations:
+        spec["annotations"] = dict(host.annotations)
+    return spec
+
+
+__all__ = [
+    "DEFAULT_CAPABILITIES",
+    "DEFAULT_PATH",
+    "INIT_PATH_IN_CONTAINER",
+    "IDMappings",
+    "ResolvedMount",
+    "SecurityOptions",
+    "all_capabilities",
+    "check_sysctls",
+    "command_args",
+    "container_capabilities",
+    "container_env",
+    "default_mounts",
+    "devices_from_path",
+    "generate_spec",
+    "merge_tmpfs_options",
+    "parse_device_cgroup_rule",
+    "parse_security_opts",
+    "resolve_user",
+    "resources",
+]
