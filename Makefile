@@ -4,8 +4,9 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 # Debian packages the demo and the tests use: a static busybox for base
 # rootfs, runc as the reference runtime the tests compare against, podman
-# to show it drives hull-runtime.
-APT_PACKAGES := busybox-static runc podman gcc
+# to show it drives hull-runtime, docker.io (a private dockerd) and skopeo
+# for the image format round trips.
+APT_PACKAGES := busybox-static runc podman docker.io skopeo gcc
 
 .PHONY: all setup deps demo test lint typecheck unit bench clean
 

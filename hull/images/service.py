@@ -1,0 +1,801 @@
+"""The images service: images over the content store, the snapshotter and the database.
+
+``ImageService(data_root)`` owns ``<data_root>/content`` (blobs),
+``<data_root>/snapshots`` (unpacked layers by chain ID) and
+``<data_root>/hull.db`` (images, tags, leases) and is the only writer of
+image rows. Every writing operation follows one order, so that a crash at
+any point leaves at worst unreferenced blobs and snapshots, which ``gc()``
+removes::
+
+    lease (DB, expiring) ─► blobs (verified, atomic) ─► snapshots ─► image + tags (one txn)
+
+The lease names each blob and snapshot *before* it is committed, so a
+concurrent ``gc()`` never deletes fresh content. Layers are stored as they
+arrive: a gzip or zstd layer stays compressed, an uncompressed tar (docker
+archives) stays a plain tar (``compress=True`` gzips it instead); the diff ID
+is computed in the same streaming pass. Names and lookups follow Docker's
+daemon (``daemon/images``): see ``resolve`` and ``remove``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import io
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, cast
+
+from hull import metadata as md
+from hull.archive import compress_stream, decompress_stream, detect_compression
+from hull.content import LocalStore
+from hull.errors import Conflict, InvalidArgument, NotFound
+from hull.images import inspect as shapes
+from hull.images.reference import Reference, parse_any_reference, parse_reference
+from hull.metadata import Database, ImageLayer, ImageRecord
+from hull.oci import media_types as mt
+from hull.oci.digest import Digest, Digester
+from hull.oci.image_spec import Descriptor, ImageConfig, Manifest, chain_ids
+from hull.snapshots import Kind, Mount, Snapshotter, compute_chain_id, create_snapshotter
+
+CHUNK = 1 << 20
+LEASE_SECONDS = 3600.0  # how long an operation's blobs stay protected if it crashes
+
+_TO_DOCKER = {
+    mt.OCI_LAYER_GZIP: mt.DOCKER_LAYER_GZIP,
+    mt.OCI_LAYER: mt.DOCKER_LAYER,
+    mt.OCI_CONFIG: mt.DOCKER_CONFIG,
+}
+_LAYER_TYPE = {
+    ("oci", "gzip"): mt.OCI_LAYER_GZIP,
+    ("oci", "zstd"): mt.OCI_LAYER_ZSTD,
+    ("oci", "none"): mt.OCI_LAYER,
+    ("docker", "gzip"): mt.DOCKER_LAYER_GZIP,
+    ("docker", "none"): mt.DOCKER_LAYER,
+    ("docker", "zstd"): mt.OCI_LAYER_ZSTD,
+}
+
+
+@dataclass(frozen=True)
+class LayerBlob:
+    """A layer stored in the content store: its blob and its uncompressed diff."""
+
+    digest: Digest
+    diff_id: Digest
+    size: int
+    media_type: str
+    diff_size: int = 0
+    lease: str | None = None  # the lease add_layer made for it; create_image ends it
+
+
+@dataclass(frozen=True)
+class UsedBy:
+    """What ``in_use`` may answer: the container that uses an image."""
+
+    container_id: str
+    running: bool = False
+
+
+InUse = Callable[[str], "bool | str | UsedBy | None"]
+
+
+def short_id(value: str | Digest) -> str:
+    """Docker's 12-hex short id (``stringid.TruncateID``)."""
+    text = str(value)
+    return text.partition(":")[2][:12] if ":" in text else text[:12]
+
+
+def _used_by(in_use: InUse, image_id: Digest) -> UsedBy | None:
+    answer = in_use(str(image_id))
+    if not answer:
+        return None
+    if isinstance(answer, UsedBy):
+        return answer
+    return UsedBy(answer if isinstance(answer, str) else "")
+
+
+class _Prefixed(io.RawIOBase):
+    """``prefix`` then the rest of ``raw`` (a stream whose first bytes were peeked)."""
+
+    def __init__(self, prefix: bytes, raw: BinaryIO) -> None:
+        self._prefix = prefix
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._prefix:
+            n = len(self._prefix) if size < 0 else size
+            out, self._prefix = self._prefix[:n], self._prefix[n:]
+            return out
+        return self._raw.read(size)
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+class _Tee(io.RawIOBase):
+    """Reads ``raw``; every byte read also goes to ``sink`` and a digester."""
+
+    def __init__(self, raw: BinaryIO, sink: Callable[[bytes], object]) -> None:
+        self._raw = raw
+        self._sink = sink
+        self.digester = Digester()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(CHUNK if size is None or size < 0 else size)
+        if data:
+            self._sink(data)
+            self.digester.update(data)
+        return data
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+class _Hasher(io.RawIOBase):
+    """Counts (and, when ``hashing``, hashes) what is read through it."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.digester = Digester()
+        self.count = 0
+        self.hashing = True
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(CHUNK if size is None or size < 0 else size)
+        self.count += len(data)
+        if self.hashing and data:
+            self.digester.update(data)
+        return data
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def drain(self) -> None:
+        while self.read(CHUNK):
+            pass
+
+
+def _stream(obj: io.RawIOBase) -> BinaryIO:
+    return cast("BinaryIO", obj)
+
+
+class ImageService:
+    """Images in one data root; see the module docstring for the write order."""
+
+    def __init__(self, data_root: Path, *, snapshotter: str = "auto", durable: bool = True) -> None:
+        self.data_root = Path(data_root)
+        self.data_root.mkdir(parents=True, exist_ok=True)
+        self.content = LocalStore(self.data_root / "content")
+        self.snapshots: Snapshotter = create_snapshotter(
+            self.data_root / "snapshots", snapshotter, durable=durable
+        )
+        self.db = Database.open_data_root(self.data_root)
+
+    def close(self) -> None:
+        """Close the database connections."""
+        self.db.close()
+
+    def __enter__(self) -> ImageService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- leases ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lease(self, seconds: float = LEASE_SECONDS) -> Iterator[str]:
+        """A GC lease for the block (expiring after ``seconds`` if we crash)."""
+        lease = md.create_lease(
+            self.db, expires=time.time() + seconds, labels={"hull.images": "operation"}
+        )
+        try:
+            yield lease.id
+        finally:
+            with contextlib.suppress(NotFound):
+                md.delete_lease(self.db, lease.id)
+
+    @contextlib.contextmanager
+    def _gc_lock(self, *, shared: bool) -> Iterator[None]:
+        """Writers share it while they publish; ``gc`` and deletions take it alone.
+
+        A lease names a blob before it is committed, but a collector that read
+        its roots just before would still delete it: this lock orders the two.
+        """
+        fd = os.open(self.data_root / "gc.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _hold(self, lease: str | None, kind: str, key: str) -> None:
+        if lease is not None:
+            md.add_lease_resource(self.db, lease, kind, key)
+
+    # -- blobs ----------------------------------------------------------------------------
+
+    def put_blob(self, data: bytes, *, lease: str | None = None) -> Descriptor:
+        """Store a small blob (config, manifest) under ``lease``; its descriptor (type unset)."""
+        d = Digester()
+        d.update(data)
+        digest = d.digest()
+        self._hold(lease, "content", str(digest))
+        if not self.content.exists(digest):
+            self.content.ingest(io.BytesIO(data), digest, len(data))
+        return Descriptor("application/octet-stream", digest, len(data))
+
+    def add_layer(
+        self,
+        stream: BinaryIO,
+        *,
+        media_type: str | None = None,
+        compress: bool = False,
+        expected_digest: Digest | None = None,
+        expected_diff_id: Digest | None = None,
+        lease: str | None = None,
+        unpack_on: Digest | bool | None = False,
+    ) -> LayerBlob:
+        """Store a layer tar (gzip, zstd or plain, by magic bytes) in one streaming pass.
+
+        ``media_type`` picks the family (``oci`` unless a Docker type is given);
+        its compression follows the bytes. Without ``lease`` the blob is held
+        by a lease of its own for an hour, long enough for ``create_image``.
+        ``unpack_on`` (a parent chain ID, or None for a base layer; False: no)
+        unpacks the layer into the snapshotter in the same pass.
+        """
+        own = None
+        if lease is None:
+            own = lease = md.create_lease(
+                self.db, expires=time.time() + LEASE_SECONDS, labels={"hull.images": "layer"}
+            ).id
+        with self._gc_lock(shared=True):
+            try:
+                blob = self._add_layer(
+                    stream,
+                    media_type,
+                    compress,
+                    expected_digest,
+                    expected_diff_id,
+                    lease,
+                    unpack_on,
+                )
+            except BaseException:
+                if own is not None:
+                    with contextlib.suppress(NotFound):
+                        md.delete_lease(self.db, own)
+                raise
+            return dataclasses.replace(blob, lease=own)
+
+    def _add_layer(
+        self,
+        stream: BinaryIO,
+        media_type: str | None,
+        compress: bool,
+        expected_digest: Digest | None,
+        expected_diff_id: Digest | None,
+        lease: str,
+        unpack_on: Digest | bool | None,
+    ) -> LayerBlob:
+        family = (
+            "docker" if media_type and media_type.startswith("application/vnd.docker") else "oci"
+        )
+        first = b""
+        while len(first) < 8 and (more := stream.read(8 - len(first))):
+            first += more
+        comp = detect_compression(first)
+        src = _stream(_Prefixed(first, stream))
+        ref = f"layer-{uuid.uuid4().hex}"
+        writer = self.content.writer(ref, expected_digest)
+        try:
+            if compress and comp == "none":
+                tee = _Tee(src, lambda b: None)  # reads the plain tar, hashes the diff
+                out = _BlobSink(writer)
+                gz = compress_stream(out.stream(), "gzip")
+                while chunk := tee.read(CHUNK):
+                    gz.write(chunk)
+                gz.close()
+                diff_id, diff_size = tee.digester.digest(), tee.digester.size
+                digest, size, comp = out.digester.digest(), out.digester.size, "gzip"
+            else:
+                tee = _Tee(src, writer.write)
+                plain = _Hasher(decompress_stream(_stream(tee), comp))
+                if unpack_on is not False:
+                    parent = unpack_on if isinstance(unpack_on, Digest) else None
+                    if expected_diff_id is None:
+                        raise InvalidArgument("add_layer: unpacking needs the expected diff ID")
+                    chain = compute_chain_id(parent, expected_diff_id)
+                    self._hold(lease, "snapshot", str(chain))
+                    plain.hashing = False
+                    info = self.snapshots.unpack_layer(
+                        chain, parent, _stream(plain), compression="none",
+                        expected_diff_id=expected_diff_id,
+                    )  # fmt: skip
+                    if plain.count == 0:  # the layer existed: verify what we store anyway
+                        plain.hashing = True
+                        plain.drain()
+                        diff_id, diff_size = plain.digester.digest(), plain.digester.size
+                    else:
+                        diff_id, diff_size = info.diff_id, info.size
+                else:
+                    plain.drain()
+                    diff_id, diff_size = plain.digester.digest(), plain.digester.size
+                while tee.read(CHUNK):  # bytes after the end of the compressed stream
+                    pass
+                digest, size = tee.digester.digest(), tee.digester.size
+            if expected_diff_id is not None and diff_id != expected_diff_id:
+                raise InvalidArgument(
+                    f"layer {digest}: content has diff ID {diff_id}, expected {expected_diff_id}"
+                )
+            if expected_digest is not None and digest != expected_digest:
+                raise InvalidArgument(
+                    f"layer blob: digest mismatch: {digest}, expected {expected_digest}"
+                )
+            self._hold(lease, "content", str(digest))
+            writer.commit()
+        except BaseException:
+            writer.close()
+            with contextlib.suppress(NotFound):
+                self.content.abort(ref)
+            raise
+        return LayerBlob(digest, diff_id, size, _LAYER_TYPE[family, comp], diff_size)
+
+    # -- images ---------------------------------------------------------------------------
+
+    def create_image(
+        self,
+        config: ImageConfig | bytes,
+        layers: Iterable[LayerBlob],
+        *,
+        tags: Iterable[str] = (),
+        manifest_media_type: str = mt.OCI_MANIFEST,
+        parent: Digest | None = None,
+        lease: str | None = None,
+    ) -> ImageRecord:
+        """Write the config and manifest blobs, then the image and its tags in one transaction."""
+        config_bytes = config.to_bytes() if isinstance(config, ImageConfig) else bytes(config)
+        parsed = ImageConfig.from_bytes(config_bytes)
+        layers = list(layers)
+        if list(parsed.rootfs.diff_ids) != [layer.diff_id for layer in layers]:
+            raise InvalidArgument(
+                "image config: rootfs.diff_ids do not match the layers given "
+                f"({len(parsed.rootfs.diff_ids)} diff IDs, {len(layers)} layers)"
+            )
+        refs = [self._tag_ref(t) for t in tags]
+        docker = manifest_media_type == mt.DOCKER_MANIFEST
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(self._gc_lock(shared=True))
+            if lease is None:
+                lease = stack.enter_context(self.lease())
+            for layer in layers:
+                self._hold(lease, "content", str(layer.digest))
+                if not self.content.exists(layer.digest):
+                    raise NotFound(f"layer blob {layer.digest} is missing from the content store")
+            cdesc = self.put_blob(config_bytes, lease=lease)
+            manifest = Manifest(
+                config=Descriptor(
+                    mt.DOCKER_CONFIG if docker else mt.OCI_CONFIG, cdesc.digest, cdesc.size
+                ),
+                layers=tuple(
+                    Descriptor(
+                        _TO_DOCKER.get(layer.media_type, layer.media_type)
+                        if docker
+                        else layer.media_type,
+                        layer.digest,
+                        layer.size,
+                    )
+                    for layer in layers
+                ),
+                media_type=manifest_media_type,
+            )
+            mdesc = self.put_blob(manifest.to_bytes(), lease=lease)
+            chains = chain_ids(parsed.rootfs.diff_ids)
+            labels = dict(parsed.config.labels)
+            record = ImageRecord(
+                id=cdesc.digest,
+                config=config_bytes,
+                layers=tuple(
+                    ImageLayer(lyr.diff_id, c, lyr.digest, lyr.media_type, lyr.size, lyr.diff_size)
+                    for lyr, c in zip(layers, chains, strict=True)
+                ),
+                manifest_digest=mdesc.digest,
+                created=shapes.parse_time(parsed.created),
+                size=sum(layer.diff_size for layer in layers),
+                parent=parent,
+                labels=labels,
+            )
+            with self.db.transaction():
+                md.put_image(self.db, record)
+                for ref in refs:
+                    md.tag(self.db, str(ref), record.id)
+                for layer in layers:  # the image holds them now
+                    if layer.lease is not None:
+                        with contextlib.suppress(NotFound):
+                            md.delete_lease(self.db, layer.lease)
+        return md.get_image(self.db, record.id)
+
+    @staticmethod
+    def _tag_ref(target: str) -> Reference:
+        ref = parse_reference(target)
+        if ref.digest is not None:
+            raise InvalidArgument("refusing to create a tag with a digest reference")
+        return ref
+
+    def resolve(self, name_or_id: str) -> ImageRecord:
+        """Docker's ``GetImage``: a digest/ID, a reference (default tag), or an ID prefix."""
+        ref = parse_any_reference(name_or_id, default_tag=None)
+        if isinstance(ref, Digest):
+            try:
+                return md.get_image(self.db, ref)
+            except NotFound:
+                raise NotFound(f"No such image: {ref}") from None
+        lookup = ref.without_tag() if ref.digest is not None else ref
+        if lookup.is_name_only():
+            lookup = lookup.with_tag("latest")
+        try:
+            return md.get_image(self.db, md.resolve_tag(self.db, str(lookup)))
+        except NotFound:
+            pass
+        ids = md.find_images(self.db, name_or_id)
+        if len(ids) == 1:
+            return md.get_image(self.db, ids[0])
+        shown = ref.with_tag("latest") if ref.is_name_only() else ref
+        raise NotFound(f"No such image: {shown.familiar()}")
+
+    def get(self, image_id: Digest) -> ImageRecord:
+        """The image with this exact ID."""
+        return md.get_image(self.db, image_id)
+
+    def references(self, image_id: Digest) -> list[str]:
+        """Full stored references (tags and digests) of an image."""
+        return md.tags_for(self.db, image_id)
+
+    def tag(self, source: str, target: str) -> Reference:
+        """``docker tag SOURCE TARGET``; returns the normalised target."""
+        image = self.resolve(source)
+        ref = self._tag_ref(target)
+        md.tag(self.db, str(ref), image.id)
+        return ref
+
+    def untag(self, reference: str) -> Digest:
+        """Remove one name; return the image it named (which stays, even if dangling)."""
+        ref = parse_reference(reference)
+        try:
+            return md.untag(self.db, str(ref))
+        except NotFound:
+            raise NotFound(f"No such image: {ref.familiar()}") from None
+
+    def list_images(
+        self, filters: Mapping[str, Iterable[str]] | None = None, *, all: bool = False
+    ) -> list[dict[str, Any]]:
+        """``docker images``: Docker's ImageSummary list; filters dangling, reference, label, …"""
+        return shapes.list_summaries(self.db, filters or {}, all=all, resolve=self.resolve)
+
+    def inspect(self, name_or_id: str) -> dict[str, Any]:
+        """``docker image inspect``: Docker's ImageInspect."""
+        record = self.resolve(name_or_id)
+        data: dict[str, str] = {}
+        layer_dir = getattr(self.snapshots, "layer_dir", None)
+        if record.layers and layer_dir is not None:
+            dirs = [str(layer_dir(layer.chain_id) / "diff") for layer in record.layers]
+            if all(Path(d).is_dir() for d in dirs):
+                data["UpperDir"] = dirs[-1]
+                if len(dirs) > 1:
+                    data["LowerDir"] = ":".join(reversed(dirs[:-1]))
+        return shapes.inspect_image(
+            record, md.tags_for(self.db, record.id), driver=self.snapshots.driver, driver_data=data
+        )
+
+    def history(self, name_or_id: str) -> list[dict[str, Any]]:
+        """``docker history``: newest first; the top entries carry the image IDs and tags."""
+        return shapes.history(self.db, self.resolve(name_or_id))
+
+    # -- removal --------------------------------------------------------------------------
+
+    def _refs(self, image_id: Digest) -> list[Reference]:
+        return [parse_reference(r, default_tag=None) for r in md.tags_for(self.db, image_id)]
+
+    def _dangling(self, image_id: Digest) -> bool:
+        return not md.tags_for(self.db, image_id) and not md.children(self.db, image_id)
+
+    def _conflict(
+        self, image_id: Digest, in_use: InUse, *, soft: bool, active_ref: bool
+    ) -> tuple[str, bool] | None:
+        """Docker's ``checkImageDeleteConflict``: (message, used) or None."""
+        sid = short_id(image_id)
+        if md.children(self.db, image_id):
+            return (
+                f"conflict: unable to delete {sid} (cannot be forced)"
+                " - image has dependent child images",
+                False,
+            )
+        user = _used_by(in_use, image_id)
+        if user is not None and user.running:
+            return (
+                f"conflict: unable to delete {sid} (cannot be forced) - image is being used by "
+                f"running container {short_id(user.container_id)}",
+                True,
+            )
+        if soft and active_ref and md.tags_for(self.db, image_id):
+            return (
+                f"conflict: unable to delete {sid} (must be forced)"
+                " - image is referenced in multiple repositories",
+                False,
+            )
+        if soft and user is not None:
+            return (
+                f"conflict: unable to delete {sid} (must be forced) - image is being used by "
+                f"stopped container {short_id(user.container_id)}",
+                True,
+            )
+        return None
+
+    def remove(
+        self,
+        ref_or_id: str,
+        *,
+        force: bool = False,
+        in_use: InUse = lambda _: False,
+        prune: bool = True,
+    ) -> list[dict[str, str]]:
+        """``docker rmi``: untag a name, or delete the image when nothing else names or uses it.
+
+        ``in_use(image_id)`` answers whether a container uses the image: a bool,
+        the container's id, or a ``UsedBy`` (a running container's use cannot
+        be forced). Returns Docker's ``[{"Untagged": …}, {"Deleted": …}]``.
+        """
+        record = self.resolve(ref_or_id)
+        image_id = record.id
+        refs = self._refs(image_id)
+        out: list[dict[str, str]] = []
+        by_id = str(image_id).startswith(ref_or_id) or image_id.hex.startswith(ref_or_id)
+        if not by_id:
+            if not force and _single_reference(refs):
+                user = _used_by(in_use, image_id)
+                if user is not None:
+                    raise Conflict(
+                        f'conflict: unable to remove repository reference "{ref_or_id}" (must '
+                        f"force) - container {short_id(user.container_id)} is using its "
+                        f"referenced image {short_id(image_id)}"
+                    )
+            parsed = parse_reference(ref_or_id)
+            md.untag(self.db, str(parsed))
+            out.append({"Untagged": parsed.familiar()})
+            refs = self._refs(image_id)
+            if parsed.digest is None and not any(
+                r.digest is None and r.name == parsed.name for r in refs
+            ):
+                # the last tag of this repository: its digest references go too
+                for r in [r for r in refs if r.digest is not None and r.name == parsed.name]:
+                    md.untag(self.db, str(r))
+                    out.append({"Untagged": r.familiar()})
+                refs = self._refs(image_id)
+            if refs:
+                return out
+            self._delete(record, out, force, in_use, prune, quiet=True)
+            return out
+        if _single_reference(refs):
+            conflict = self._conflict(image_id, in_use, soft=not force, active_ref=False)
+            if conflict is not None:
+                raise Conflict(conflict[0])
+            for r in refs:
+                md.untag(self.db, str(r))
+                out.append({"Untagged": r.familiar()})
+        self._delete(record, out, force, in_use, prune, quiet=False)
+        return out
+
+    def _delete(
+        self,
+        record: ImageRecord,
+        out: list[dict[str, str]],
+        force: bool,
+        in_use: InUse,
+        prune: bool,
+        *,
+        quiet: bool,
+    ) -> int:
+        """Docker's ``imageDeleteHelper``; returns the bytes reclaimed."""
+        conflict = self._conflict(record.id, in_use, soft=not force, active_ref=True)
+        if conflict is not None:
+            if quiet and (not self._dangling(record.id) or conflict[1]):
+                return 0
+            raise Conflict(conflict[0])
+        for ref in self._refs(record.id):
+            md.untag(self.db, str(ref))
+            out.append({"Untagged": ref.familiar()})
+        with self._gc_lock(shared=False):
+            md.delete_image(self.db, record.id)
+            out.append({"Deleted": str(record.id)})
+            reclaimed = self._release(record, out)
+        if prune and record.parent is not None:
+            with contextlib.suppress(NotFound):
+                parent = md.get_image(self.db, record.parent)
+                if self._dangling(parent.id):
+                    reclaimed += self._delete(parent, out, False, in_use, True, quiet=True)
+        return reclaimed
+
+    def _release(self, record: ImageRecord, out: list[dict[str, str]]) -> int:
+        """Delete the blobs and layer snapshots of a deleted image that nothing else holds."""
+        blobs = md.referenced_blobs(self.db)
+        chains = md.referenced_chain_ids(self.db)
+        reclaimed = 0
+        for digest in (record.id, record.manifest_digest, *(x.digest for x in record.layers)):
+            if digest is not None and digest not in blobs:
+                with contextlib.suppress(NotFound):
+                    size = self.content.info(digest).size
+                    self.content.delete(digest)
+                    reclaimed += size
+        for layer in reversed(record.layers):
+            if str(layer.chain_id) in chains or not self.snapshots.has_layer(layer.chain_id):
+                continue
+            try:
+                self.snapshots.remove(layer.chain_id)
+            except Conflict:
+                break  # a container's snapshot sits on it; gc() retries later
+            out.append({"Deleted": str(layer.chain_id)})
+            reclaimed += layer.diff_size
+        return reclaimed
+
+    def prune(self, *, all: bool = False, in_use: InUse = lambda _: False) -> dict[str, Any]:
+        """``docker image prune [-a]``: dangling images (or every unused one), Docker's answer."""
+        deleted: list[dict[str, str]] = []
+        reclaimed = 0
+        tried: set[Digest] = set()
+        while True:
+            heads = [
+                r
+                for r in md.list_images(self.db)
+                if r.id not in tried and not md.children(self.db, r.id)
+            ]
+            if not heads:
+                break
+            for record in heads:
+                tried.add(record.id)
+                if _used_by(in_use, record.id) is not None:
+                    continue
+                refs = self._refs(record.id)
+                if refs and not all:
+                    continue
+                with contextlib.suppress(Conflict, NotFound):
+                    out: list[dict[str, str]] = []
+                    for ref in refs:
+                        md.untag(self.db, str(ref))
+                        out.append({"Untagged": ref.familiar()})
+                    reclaimed += self._delete(record, out, False, in_use, True, quiet=False)
+                    deleted.extend(out)
+        return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+    def disk_usage(self, in_use: Callable[[str], int] = lambda _: 0) -> dict[str, Any]:
+        """``docker system df`` for images: LayersSize and the images with Shared/Unique size."""
+        records = md.list_images(self.db)
+        users: dict[Digest, int] = {}
+        for r in records:
+            for layer in r.layers:
+                users[layer.chain_id] = users.get(layer.chain_id, 0) + 1
+        layers_size = 0
+        for info in self.snapshots.list():
+            if info.kind is Kind.COMMITTED:
+                layers_size += self.snapshots.usage(info.name).size
+        images = []
+        for r in records:
+            summary = shapes.image_summary(
+                r, md.tags_for(self.db, r.id), containers=in_use(str(r.id))
+            )
+            shared = sum(x.diff_size for x in r.layers if users[x.chain_id] > 1)
+            summary["SharedSize"] = shared
+            images.append(summary)
+        content = sum(self.content.info(d).size for d in self.content.list())
+        return {"LayersSize": layers_size, "ContentSize": content, "Images": images}
+
+    def gc(self, *, stale_ingest_seconds: float | None = None) -> dict[str, list[str]]:
+        """Delete blobs and layer snapshots that no image and no live lease holds.
+
+        Also removes abandoned ingests (idle past ``stale_ingest_seconds``,
+        the store's default if None) and what crashed snapshot writers left.
+        """
+        with self._gc_lock(shared=False):
+            md.expire_leases(self.db)
+            roots = md.referenced_blobs(self.db)
+            kw = (
+                {}
+                if stale_ingest_seconds is None
+                else {"stale_ingest_seconds": stale_ingest_seconds}
+            )
+            blobs = self.content.gc(roots, **kw)
+            keep = md.referenced_chain_ids(self.db)
+            removed: list[str] = []
+            progress = True
+            while progress:  # children before parents
+                progress = False
+                for info in self.snapshots.list():
+                    if info.kind is Kind.COMMITTED and info.name not in keep:
+                        with contextlib.suppress(Conflict, NotFound):
+                            self.snapshots.remove(info.name)
+                            removed.append(info.name)
+                            progress = True
+            self.snapshots.cleanup()
+        return {"Blobs": [str(d) for d in blobs], "Snapshots": removed}
+
+    # -- unpacking ------------------------------------------------------------------------
+
+    def unpack(self, name_or_id: str | ImageRecord) -> Digest | None:
+        """Ensure every layer is in the snapshotter; the top chain ID (None: no layers)."""
+        record = name_or_id if isinstance(name_or_id, ImageRecord) else self.resolve(name_or_id)
+        parent: Digest | None = None
+        with self._gc_lock(shared=True), self.lease() as lease:
+            for layer in record.layers:
+                self._hold(lease, "snapshot", str(layer.chain_id))
+                if not self.snapshots.has_layer(layer.chain_id):
+                    if layer.digest is None:
+                        raise NotFound(f"image {record.id}: layer {layer.diff_id} has no blob")
+                    with self.content.open(layer.digest) as blob:
+                        self.snapshots.unpack_layer(
+                            layer.chain_id, parent, blob, expected_diff_id=layer.diff_id
+                        )
+                parent = layer.chain_id
+        return parent
+
+    def prepare_rootfs(self, key: str, name_or_id: str | ImageRecord) -> list[Mount]:
+        """A writable snapshot ``key`` on the image's layers, for a container; its mounts."""
+        return self.snapshots.prepare(key, self.unpack(name_or_id))
+
+
+def _single_reference(refs: list[Reference]) -> bool:
+    """Docker's ``isSingleReference``: one tag at most, all names in one repository."""
+    if len(refs) <= 1:
+        return len(refs) == 1
+    single: Reference | None = None
+    names: set[str] = set()
+    for r in refs:
+        if r.digest is not None:
+            names.add(r.name)
+        elif single is None:
+            names.add(r.name)
+            single = r
+        else:
+            return False
+    if single is None:
+        single = refs[0]
+    return len(names) == 1 and single.name in names
+
+
+class _BlobSink(io.RawIOBase):
+    """A writable stream into a content writer, hashing what it stores."""
+
+    def __init__(self, writer: Any) -> None:
+        self._writer = writer
+        self.digester = Digester()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        self._writer.write(b)
+        self.digester.update(b)
+        return len(b)
+
+    def stream(self) -> BinaryIO:
+        return cast("BinaryIO", self)
+
+
+__all__ = ["LEASE_SECONDS", "ImageService", "InUse", "LayerBlob", "UsedBy", "short_id"]
