@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml setup.py hull/linux/_sys.c
 setup: deps $(STAMP)
 
 demo: setup
-	@examples/demo.sh $(VENV)/bin/hull-runtime
+	@$(VENV)/bin/python examples/demo.py $(VENV)/bin/hull-runtime
 
 lint: setup
 	$(VENV)/bin/ruff check hull tests
