@@ -1,9 +1,29 @@
-"""The one SQLite database (``<data-root>/hull.db``): images, tags, leases, GC roots.
+"""The one SQLite database (``<data-root>/hull.db``): images, tags, leases, GC roots,
+containers and volumes.
 
 ``Database`` (in ``db``) owns connections, transactions and migrations;
-``images`` and ``leases`` are plain CRUD over it, with no business rules.
+``images``, ``leases`` and ``containers`` are plain CRUD over it, with no
+business rules.
 """
 
+from hull.metadata.containers import (
+    ContainerRecord,
+    VolumeRecord,
+    add_volume_ref,
+    containers_using_image,
+    delete_container,
+    delete_volume,
+    find_container,
+    get_container,
+    get_volume,
+    list_containers,
+    list_volumes,
+    put_container,
+    put_volume,
+    rename_container,
+    update_container,
+    volume_users,
+)
 from hull.metadata.db import DB_NAME, Database
 from hull.metadata.images import (
     ImageLayer,
@@ -45,34 +65,50 @@ __all__ = [
     "DB_NAME",
     "LEASE_KINDS",
     "SCHEMA_VERSION",
+    "ContainerRecord",
     "Database",
     "ImageLayer",
     "ImageRecord",
     "Lease",
     "LeaseResource",
+    "VolumeRecord",
     "add_lease_resource",
+    "add_volume_ref",
     "children",
+    "containers_using_image",
     "create_lease",
+    "delete_container",
     "delete_image",
     "delete_lease",
+    "delete_volume",
     "expire_leases",
+    "find_container",
     "find_image",
     "find_images",
+    "get_container",
     "get_image",
     "get_lease",
+    "get_volume",
     "has_image",
     "images_with_chain_id",
     "lease_resources",
     "leased_ingests",
+    "list_containers",
     "list_images",
     "list_leases",
     "list_tags",
+    "list_volumes",
+    "put_container",
     "put_image",
+    "put_volume",
     "referenced_blobs",
     "referenced_chain_ids",
     "remove_lease_resource",
+    "rename_container",
     "resolve_tag",
     "tag",
     "tags_for",
     "untag",
+    "update_container",
+    "volume_users",
 ]

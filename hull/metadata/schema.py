@@ -70,7 +70,50 @@ _V1 = (
     "CREATE INDEX lease_resources_kind ON lease_resources(kind, key)",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1}
+# Containers and volumes. Documents the engine owns (Docker's Config,
+# HostConfig, State, NetworkSettings) are stored as JSON text; the columns
+# are what lookups need. No foreign key to images: Docker lets `rmi -f` remove
+# an image that stopped containers still name.
+_V2 = (
+    """
+    CREATE TABLE containers (
+        id               TEXT PRIMARY KEY,  -- 64 hex characters
+        name             TEXT NOT NULL UNIQUE,  -- without Docker's leading "/"
+        image_id         TEXT NOT NULL,
+        image_ref        TEXT NOT NULL,     -- what the user asked for
+        created          REAL NOT NULL,
+        config           TEXT NOT NULL,     -- Docker's Config
+        host_config      TEXT NOT NULL,     -- Docker's HostConfig
+        network_settings TEXT NOT NULL DEFAULT '{}',
+        state            TEXT NOT NULL DEFAULT '{}',  -- Docker's State
+        restart_count    INTEGER NOT NULL DEFAULT 0,
+        runtime          TEXT NOT NULL,
+        snapshot_key     TEXT
+    ) STRICT
+    """,
+    "CREATE INDEX containers_image ON containers(image_id)",
+    """
+    CREATE TABLE volumes (
+        name       TEXT PRIMARY KEY,
+        driver     TEXT NOT NULL DEFAULT 'local',
+        mountpoint TEXT NOT NULL,
+        created    REAL NOT NULL,
+        labels     TEXT NOT NULL DEFAULT '{}',
+        options    TEXT NOT NULL DEFAULT '{}',
+        anonymous  INTEGER NOT NULL DEFAULT 0
+    ) STRICT
+    """,
+    """
+    CREATE TABLE volume_refs (
+        volume       TEXT NOT NULL REFERENCES volumes(name) ON DELETE CASCADE,
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        PRIMARY KEY (volume, container_id)
+    ) STRICT, WITHOUT ROWID
+    """,
+    "CREATE INDEX volume_refs_container ON volume_refs(container_id)",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION"]

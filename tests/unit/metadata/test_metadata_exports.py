@@ -10,6 +10,7 @@ import pytest
         "hull.metadata.db",
         "hull.metadata.images",
         "hull.metadata.leases",
+        "hull.metadata.containers",
         "hull.images.reference",
         "hull.oci.image_spec",
         "hull.oci.media_types",
@@ -28,6 +29,6 @@ def test_public_api_is_complete(package: str) -> None:
 
 def test_package_reexports_every_submodule_name() -> None:
     pkg = importlib.import_module("hull.metadata")
-    for sub in ("images", "leases"):
+    for sub in ("images", "leases", "containers"):
         mod = importlib.import_module(f"hull.metadata.{sub}")
         assert set(mod.__all__) <= set(pkg.__all__), sub
