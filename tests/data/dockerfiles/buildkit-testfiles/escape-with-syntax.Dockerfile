@@ -1,0 +1,5 @@
+# syntax = docker/dockerfile
+# escape = `
+
+FROM `
+    image
