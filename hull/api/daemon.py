@@ -113,6 +113,7 @@ class Daemon:
         """Stop accepting, finish requests in flight (bounded), clean up."""
         log.info("hulld shutting down")
         await self.server.close(self.config.shutdown_timeout)
+        self.app.close()  # the image store's database, if a request opened it
         self.pidfile.release()
 
     async def serve(self, stop: asyncio.Event) -> None:

@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 from hull import __version__
 
-from .commands import VERBS
+from .commands import VERBS, module_for
 from .errors import EXIT_USAGE, report
 
 GLOBAL_WITH_VALUE = {"-H", "--host", "-l", "--log-level"}
@@ -70,7 +70,7 @@ def build_parser(verb: str | None) -> Parser:
     sub = p.add_subparsers(dest="verb", metavar="COMMAND", parser_class=Parser)
     for name, summary in VERBS.items():
         if name == verb:
-            import_module(f"hull.cli.commands.{name}").add_parser(sub)
+            import_module(module_for(name)).add_parser(sub)
         else:
             sub.add_parser(name, help=summary, add_help=False)
     return p
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     level = "debug" if args.debug else args.log_level
     logging.basicConfig(level={"warn": "WARNING", "fatal": "CRITICAL"}.get(level, level.upper()))
-    mod = import_module(f"hull.cli.commands.{args.verb}")
+    mod = import_module(module_for(args.verb))
     client = None
     try:
         if getattr(mod, "NEEDS_DAEMON", True):

@@ -11,7 +11,22 @@ from importlib import import_module
 
 from ..router import Router
 
-MODULES = ("ping", "version", "info", "events")
+MODULES = (
+    "ping",
+    "version",
+    "info",
+    "events",
+    "images_list",
+    "images_create",
+    "images_load",
+    "images_get",
+    "images_prune",
+    "images_inspect",
+    "images_history",
+    "images_tag",
+    "images_delete",
+    "system_df",
+)
 
 
 def register(router: Router) -> Router:
