@@ -235,7 +235,12 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
         from hull.runtime.cgroups import create_cgroup_manager
 
         mark("create: spec parsed")
-        cgm = create_cgroup_manager(spec.linux.cgroups_path, opts.id)
+        res = spec.linux.resources
+        cgm = create_cgroup_manager(
+            spec.linux.cgroups_path,
+            opts.id,
+            hybrid_unified=bool(res.hugepage_limits or res.unified),
+        )
         # What `delete` needs if this process is killed from here on: the
         # cgroup paths (pid 0 reads as stopped).
         st.State(

@@ -475,22 +475,32 @@ def _check_cgroups_path(cgroups_path: str, container_id: str) -> str:
 
 
 def create_cgroup_manager(
-    cgroups_path: str, container_id: str, *, root: str | None = None
+    cgroups_path: str,
+    container_id: str,
+    *,
+    root: str | None = None,
+    hybrid_unified: bool = True,
 ) -> CgroupManager:
     """The manager for a new container's cgroup (nothing is created until ``create()``).
 
     ``root`` replaces mount discovery with a directory playing a cgroup2
     mount whose root is the runtime's own cgroup (for tests).
+    ``hybrid_unified=False`` leaves out the unified tree of a hybrid host
+    (which holds no controller the container's limits use, unless hugetlb
+    limits or a ``unified`` map are asked for): one cgroup fewer to make,
+    join and remove on every start.
     """
-    from hull.runtime.cgroups.v2 import V2Manager
-
     path = _check_cgroups_path(cgroups_path, container_id)
     if root is not None:
+        from hull.runtime.cgroups.v2 import V2Manager
+
         return V2Manager(resolve(root, "/", "/", path), mount=root)
     mounts = discover_mounts()
     layout = mounts.layout
     own = own_cgroups() if not path.startswith("/") else {}
     if layout == "v2":
+        from hull.runtime.cgroups.v2 import V2Manager
+
         assert mounts.v2 is not None
         mnt, mroot = mounts.v2
         return V2Manager(resolve(mnt, mroot, own.get(""), path), mount=mnt)
@@ -505,7 +515,7 @@ def create_cgroup_manager(
             d = dirs[mnt] = resolve(mnt, mroot, own.get(ctrl), path)
         paths[ctrl] = d
     unified_mount = None
-    if mounts.v2 is not None:
+    if mounts.v2 is not None and hybrid_unified:
         mnt, mroot = mounts.v2
         paths[""] = resolve(mnt, mroot, own.get(""), path)
         unified_mount = mnt
