@@ -1,7 +1,8 @@
 """podman driving hull-runtime through its --runtime flag (conmon and all).
 
 podman gets a private storage root, run root and tmpdir, so the test never
-touches the user's images or containers. This host needs explicit ulimits
+touches the user's images or containers, and --network none, so netavark
+never writes firewall rules on the host. This host needs explicit ulimits
 (nofile above its hard limit of 20000, nproc above conmon's) for podman with
 any runtime, runc included.
 """
@@ -51,7 +52,7 @@ def test_podman_run_with_hull_runtime(busybox_rootfs: Path, tmp_path: Path) -> N
         res = podman(
             base,
             "--runtime", hull_runtime_path(),
-            "run", "--rm", "--hostname", "podman-hull",
+            "run", "--rm", "--network", "none", "--hostname", "podman-hull",
             "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096",
             "localhost/hull-test-busybox",
             "sh", "-c", "echo pid=$$; hostname; exit 3",
@@ -61,7 +62,8 @@ def test_podman_run_with_hull_runtime(busybox_rootfs: Path, tmp_path: Path) -> N
         res = podman(
             base,
             "--runtime", hull_runtime_path(),
-            "run", "--rm", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096",
+            "run", "--rm", "--network", "none",
+            "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096",
             "localhost/hull-test-busybox", "true",
         )  # fmt: skip
         assert res.returncode == 0, res.stderr
