@@ -1,0 +1,44 @@
+"""The container monitor: one process per data root owning every running container.
+
+Docker runs a containerd-shim per container (~13 MB RSS each); hull runs one
+monitor that holds every container's stdio, writes their json-file logs,
+reaps them as a child subreaper and records their exit status, and survives
+restarts of hulld. hulld talks to it over ``<exec-root>/monitor/monitor.sock``.
+
+* ``protocol``: the JSON-lines wire protocol and its typed requests.
+* ``server`` / ``ops`` / ``procs``: the single-threaded event loop, the ops
+  driving the OCI runtime, and the tracked processes and connections.
+* ``logs``: Docker's json-file log writer (16 KiB partial entries, rotation)
+  and reader (tail, since/until, follow).
+* ``client``: :class:`MonitorClient` and :func:`ensure_monitor`, for hulld.
+* ``__main__``: ``python -m hull.engine.monitor --state-dir DIR``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hull.engine.monitor.client import MonitorClient, ensure_monitor
+    from hull.engine.monitor.logs import JsonFileWriter, LogEntry, read_logs
+
+_LAZY = {
+    "MonitorClient": "client",
+    "ensure_monitor": "client",
+    "JsonFileWriter": "logs",
+    "LogEntry": "logs",
+    "read_logs": "logs",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # lazy: the monitor process itself (python -m) must not pay for the client
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{mod}"), name)
+
+
+__all__ = ["JsonFileWriter", "LogEntry", "MonitorClient", "ensure_monitor", "read_logs"]
