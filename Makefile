@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # rootfs, runc as the reference runtime the tests compare against, podman
 # to show it drives hull-runtime, docker.io (a private dockerd) and skopeo
 # for the image format round trips.
-APT_PACKAGES := busybox-static runc podman docker.io skopeo openssl nftables iproute2 gcc
+APT_PACKAGES := busybox-static runc podman docker.io skopeo docker-registry openssl nftables iproute2 gcc
 
 .PHONY: all setup deps demo test lint typecheck unit bench clean
 

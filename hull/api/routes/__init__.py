@@ -25,6 +25,8 @@ MODULES = (
     "images_history",
     "images_tag",
     "images_delete",
+    "images_push",
+    "auth",
     "system_df",
 )
 

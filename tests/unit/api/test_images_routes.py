@@ -14,7 +14,7 @@ import pytest
 
 from hull.api import Daemon
 from hull.client import Client
-from hull.errors import Conflict, InvalidArgument, NotFound
+from hull.errors import Conflict, HullError, InvalidArgument, NotFound
 from hull.images import UsedBy
 from tests.unit.api._daemon import running_daemon
 
@@ -220,8 +220,15 @@ def test_save_load_round_trip(daemon: tuple[Daemon, Client]) -> None:
 
 def test_create_refusals(daemon: tuple[Daemon, Client]) -> None:
     _, c = daemon
-    with pytest.raises(NotFound, match="no registry client"):
-        c.post("/images/create", {"fromImage": "busybox", "tag": "latest"})
+    # a registry that is not there (a closed port on loopback): a clear error
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    with pytest.raises(HullError, match=f"127.0.0.1:{port}"):
+        c.post("/images/create", {"fromImage": f"127.0.0.1:{port}/busybox", "tag": "latest"})
     with pytest.raises(InvalidArgument, match="does not download"):
         c.post("/images/create", {"fromSrc": "http://example.com/x.tar"})
     with pytest.raises(InvalidArgument, match="not a valid change command"):

@@ -1,0 +1,599 @@
+"""``docker pull``: a manifest (through an index, for a platform), its config and layers.
+
+One pull::
+
+    resolve endpoints (mirrors, default registry) ─► GET manifest (Accept: index, list,
+    OCI, Docker v2; schema 1 refused), digest verified, size limited ─► index: pick the
+    platform, GET that manifest ─► config blob (verified) ─► layers, ``concurrency`` at
+    a time: already in the content store ─► "Already exists"; else GET (Range from the
+    ingest's offset) streamed into ``ImageService.add_layer`` (verified; unpacked in the
+    same pass when its parent layer is unpacked) ─► create_image + tag ─► unpack the rest
+
+Resume: every downloaded byte is also appended to an ingest named
+``pull-<digest>`` (one per blob, so the next pull finds it). A cut, a kill or
+Ctrl-C leaves it; the next attempt re-reads those bytes from disk and asks
+the registry only for the rest (``Range: bytes=<offset>-``). A blob whose
+bytes turn out wrong is discarded, never resumed. Network failures are
+retried ``tries`` times with exponential backoff, each retry resuming too.
+
+The whole pull holds one lease, so a concurrent ``gc`` keeps its blobs and
+snapshots; a failed pull leaves no image and no committed blob of its own.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import hashlib
+import io
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
+
+from hull import metadata as md
+from hull.errors import HullError, InvalidArgument, NotFound, Unauthorized, Unavailable
+from hull.images.reference import Reference, parse_reference
+from hull.oci import media_types as mt
+from hull.oci.digest import Digest, Digester, digest_bytes
+from hull.oci.image_spec import (
+    MAX_MANIFEST_SIZE,
+    Descriptor,
+    ImageConfig,
+    Index,
+    Manifest,
+    Platform,
+    parse_manifest_or_index,
+)
+from hull.snapshots import compute_chain_id
+
+from .credentials import AuthConfig
+from .progress import Locked, Progress, Throttle, message, short
+from .settings import Endpoint, RegistrySettings
+from .sources import Sources
+from .transport import NETWORK_ERRORS, RegistryClient, error_for, registry_message
+
+if TYPE_CHECKING:
+    from hull.images import ImageService, LayerBlob
+    from hull.metadata import ImageRecord
+
+CHUNK = 1 << 20
+MAX_CONFIG_SIZE = 32 << 20
+ACCEPT = ", ".join((*mt.MANIFEST_ACCEPT, mt.DOCKER_SCHEMA1_SIGNED_MANIFEST))
+
+
+@dataclass(frozen=True)
+class PullResult:
+    """What a pull made: the image, the name it got and the manifest digest."""
+
+    image: ImageRecord
+    reference: Reference
+    manifest_digest: Digest
+    updated: bool
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A manifest as received: its bytes, media type and digest."""
+
+    data: bytes
+    media_type: str
+    digest: Digest
+
+
+def ingest_ref(digest: Digest) -> str:
+    """The deterministic ingest of a blob being pulled (a later pull resumes it)."""
+    return f"pull-{digest}"
+
+
+def host_platform() -> Platform:
+    """``linux/<this machine's architecture>``."""
+    return Platform.parse("linux")
+
+
+def pull_denied(ref: Reference, detail: str) -> NotFound:
+    """Docker's answer when the repository is unknown or needs a login."""
+    return NotFound(
+        f"pull access denied for {ref.familiar_name()}, repository does not exist or may "
+        f"require 'docker login': {detail}"
+    )
+
+
+def fetch_manifest(
+    client: RegistryClient, ref: Reference, reference: str, expected: Digest | None
+) -> Fetched:
+    """GET one manifest by tag or digest; verified and size-limited."""
+    scope = f"repository:{ref.path}:pull"
+    reply = client.request(
+        "GET", f"/v2/{ref.path}/manifests/{reference}", scopes=[scope], headers={"Accept": ACCEPT}
+    )
+    if reply.status in (401, 403):
+        raise pull_denied(ref, registry_message(reply.status, reply.read(1 << 16)))
+    if reply.status == 404:
+        body = reply.read(1 << 16)
+        if b"NAME_UNKNOWN" in body or b"name unknown" in body.lower():
+            raise pull_denied(ref, registry_message(404, body))
+        shown = ref.familiar() if ref.digest is None else f"{ref.familiar_name()}@{reference}"
+        raise NotFound(f"manifest for {shown} not found: manifest unknown: "
+                       f"{registry_message(404, body)}")  # fmt: skip
+    if reply.status != 200:
+        raise error_for(reply, f"fetching manifest {ref.path}:{reference}")
+    length = reply.header("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_MANIFEST_SIZE:
+        reply.close()
+        raise InvalidArgument(
+            f"manifest {ref.path}:{reference} is too big: {length} bytes "
+            f"(the limit is {MAX_MANIFEST_SIZE})"
+        )
+    try:
+        data = reply.read(MAX_MANIFEST_SIZE)
+    except InvalidArgument:
+        raise InvalidArgument(
+            f"manifest {ref.path}:{reference} is too big (the limit is {MAX_MANIFEST_SIZE})"
+        ) from None
+    media_type = (reply.header("content-type") or "").split(";", 1)[0].strip()
+    if mt.is_schema1(media_type):
+        parse_manifest_or_index(data, media_type)  # raises Docker's message
+    algorithm = expected.algorithm if expected is not None else "sha256"
+    digest = digest_bytes(data, algorithm)
+    if expected is not None and digest != expected:
+        raise InvalidArgument(
+            f"manifest verification failed for digest {expected}: received content has "
+            f"digest {digest}"
+        )
+    header = reply.header("docker-content-digest")
+    if expected is None and header:
+        try:
+            claimed = Digest.parse(header)
+        except InvalidArgument:
+            claimed = None
+        if claimed is not None and digest_bytes(data, claimed.algorithm) != claimed:
+            raise InvalidArgument(
+                f"manifest verification failed for {ref.path}:{reference}: content does not "
+                f"match the registry's Docker-Content-Digest {claimed}"
+            )
+    return Fetched(data, media_type, digest)
+
+
+def _matches(want: Platform, have: Platform | None) -> int:
+    """0: no; 1: os/arch match; 2: the variant matches too."""
+    if have is None:
+        return 0
+    have = have.normalized()
+    if have.os != want.os or have.architecture != want.architecture:
+        return 0
+    if want.variant and have.variant and want.variant != have.variant:
+        return 0
+    return 2 if want.variant == have.variant else 1
+
+
+def choose_manifest(index: Index, want: Platform) -> Descriptor:
+    """The index entry for ``want`` (exact variant preferred); NotFound as Docker words it."""
+    best: tuple[int, Descriptor] | None = None
+    for desc in index.manifests:
+        if not mt.is_manifest(desc.media_type) and desc.media_type:
+            continue
+        score = _matches(want, desc.platform)
+        if score and (best is None or score > best[0]):
+            best = (score, desc)
+    if best is None:
+        raise NotFound(f"no matching manifest for {want} in the manifest list entries")
+    return best[1]
+
+
+class _Prefix:
+    """The first ``size`` bytes of an ingest's data, then nothing."""
+
+    def __init__(self, path: Path, size: int) -> None:
+        self._f: BinaryIO | None = open(path, "rb") if size else None  # noqa: SIM115
+        self._left = size
+
+    def read(self, n: int) -> bytes:
+        if self._f is None or self._left <= 0:
+            return b""
+        data = self._f.read(min(n, self._left))
+        if not data:
+            raise InvalidArgument("resumed download: the partial blob is shorter than recorded")
+        self._left -= len(data)
+        return data
+
+    def close(self) -> None:
+        if self._f is not None:
+            self._f.close()
+
+
+class _NetworkCut(Exception):
+    """The download stopped early (reset, timeout, short body): resumable."""
+
+
+class _LayerStream(io.RawIOBase):
+    """Resumed bytes from disk, then the registry's; network bytes also go to the ingest."""
+
+    def __init__(self, prefix: _Prefix, reply: Any, writer: Any, size: int,
+                 report: Any) -> None:  # fmt: skip
+        self._prefix = prefix
+        self._reply = reply
+        self._writer = writer
+        self._size = size
+        self._report = report
+        self.digester = Digester()
+        self.received = 0
+        self.failed: BaseException | None = None
+        self.done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        n = CHUNK if size is None or size < 0 else min(size, CHUNK)
+        data = self._prefix.read(n)
+        if not data and self._reply is not None and not self.done:
+            try:
+                data = self._reply.read1(n)
+            except NETWORK_ERRORS as exc:
+                self.failed = exc
+                raise _NetworkCut(str(exc) or type(exc).__name__) from exc
+            if data:
+                self._writer.write(data)
+            elif self.digester.size < self._size:
+                self.failed = _NetworkCut(
+                    f"connection closed after {self.digester.size} of {self._size} bytes"
+                )
+                raise self.failed
+        if not data:
+            self.done = True
+            return b""
+        self.digester.update(data)
+        self.received += len(data)
+        self._report(self.digester.size)
+        return data
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+class Puller:
+    """One ``pull`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        service: ImageService,
+        *,
+        settings: RegistrySettings | None = None,
+        auth: AuthConfig | None = None,
+        progress: Progress | None = None,
+        tries: int = 3,
+        backoff: float = 0.5,
+        timeout: float = 60.0,
+    ) -> None:
+        self.service = service
+        self.settings = settings or RegistrySettings()
+        self.auth = auth
+        self.progress = Throttle(Locked(progress or (lambda _m: None)))
+        self.tries = tries
+        self.backoff = backoff
+        self.timeout = timeout
+        self.bytes_downloaded = 0
+
+    def client(self, endpoint: Endpoint) -> RegistryClient:
+        return RegistryClient(endpoint, self.auth, timeout=self.timeout, tries=self.tries,
+                              backoff=self.backoff)  # fmt: skip
+
+    def pull(self, name: str | Reference, platform: Platform | None = None) -> PullResult:
+        """Pull ``name`` (default tag ``latest``); the image and whether it changed."""
+        ref = name if isinstance(name, Reference) else parse_reference(name)
+        if ref.is_name_only():
+            ref = ref.with_tag("latest")
+        want = (platform or host_platform()).normalized()
+        reference = str(ref.digest) if ref.digest is not None else str(ref.tag)
+        client, fetched = self._manifest(ref, reference)
+        # after the manifest, as Docker: an unknown name is an error before any progress
+        self.progress(message(f"Pulling from {ref.path}", reference))
+        top = parse_manifest_or_index(fetched.data, fetched.media_type or None)
+        manifest_fetched = fetched
+        if isinstance(top, Index):
+            desc = choose_manifest(top, want)
+            manifest_fetched = fetch_manifest(client, ref, str(desc.digest), desc.digest)
+            manifest = parse_manifest_or_index(manifest_fetched.data, desc.media_type or None)
+            if not isinstance(manifest, Manifest):
+                raise InvalidArgument(f"manifest {desc.digest}: an index inside an index")
+        else:
+            manifest = top
+        config_bytes = self._config(client, ref, manifest.config)
+        config = ImageConfig.from_bytes(config_bytes)
+        if platform is not None and _matches(want, config.platform()) == 0:
+            raise NotFound(
+                f"image with reference {ref.familiar()} was found but does not match the "
+                f"specified platform: wanted {want}, actual: {config.platform()}"
+            )
+        diff_ids = list(config.rootfs.diff_ids)
+        if len(diff_ids) != len(manifest.layers):
+            raise InvalidArgument(
+                f"image {ref.familiar()}: config has {len(diff_ids)} diff IDs but the manifest "
+                f"lists {len(manifest.layers)} layers"
+            )
+        old = self._current(ref)
+        with self.service.lease() as lease:
+            self.service.put_blob(manifest_fetched.data, lease=lease)
+            layers = self._layers(client, ref, manifest, diff_ids, lease)
+            tags = [str(ref)] if ref.digest is None else []
+            kind = manifest.media_type if manifest.media_type in mt.MANIFEST_TYPES else None
+            record = self.service.create_image(
+                config_bytes, layers, tags=tags,
+                manifest_media_type=kind or mt.OCI_MANIFEST, lease=lease,
+            )  # fmt: skip
+            self._name_by_digest(ref, fetched.digest, record)
+            self.service.unpack(record)
+        for lid in self._pending_extract:
+            self.progress(message("Extracting", lid, 1, 1))
+            self.progress(message("Pull complete", lid))
+        self._remember(client.endpoint, ref, manifest, manifest_fetched, record)
+        self.progress(message(f"Digest: {fetched.digest}"))
+        shown = ref.familiar()
+        if old == record.id:
+            self.progress(message(f"Status: Image is up to date for {shown}"))
+        else:
+            self.progress(message(f"Status: Downloaded newer image for {shown}"))
+        return PullResult(record, ref, fetched.digest, old != record.id)
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def _manifest(self, ref: Reference, reference: str) -> tuple[RegistryClient, Fetched]:
+        last: HullError | None = None
+        endpoints = self.settings.endpoints(ref.domain)
+        for ep in endpoints:
+            client = self.client(ep)
+            try:
+                return client, fetch_manifest(client, ref, reference, ref.digest)
+            except (Unavailable, NotFound, Unauthorized) as exc:
+                if not ep.mirror:
+                    raise
+                last = exc  # a mirror that fails: the next one, then the registry
+        assert last is not None
+        raise last
+
+    def _config(self, client: RegistryClient, ref: Reference, desc: Descriptor) -> bytes:
+        content = self.service.content
+        if content.exists(desc.digest):
+            with content.open(desc.digest) as f:
+                return f.read()
+        if desc.size > MAX_CONFIG_SIZE:
+            raise InvalidArgument(f"image config {desc.digest} is too big: {desc.size} bytes")
+        reply = client.request("GET", f"/v2/{ref.path}/blobs/{desc.digest}",
+                               scopes=[f"repository:{ref.path}:pull"])  # fmt: skip
+        if reply.status != 200:
+            raise error_for(reply, f"fetching image config {desc.digest}")
+        data = reply.read(MAX_CONFIG_SIZE)
+        if digest_bytes(data, desc.digest.algorithm) != desc.digest:
+            raise InvalidArgument(f"image config verification failed for digest {desc.digest}")
+        return data
+
+    def _current(self, ref: Reference) -> Digest | None:
+        try:
+            return self.service.resolve(str(ref)).id
+        except (NotFound, InvalidArgument):
+            return None
+
+    def _name_by_digest(self, ref: Reference, digest: Digest, record: ImageRecord) -> None:
+        # RepoDigests (``name@sha256:…``): ImageService.tag refuses digest names, so the
+        # reference goes in through the metadata layer's tag table, as Docker records it.
+        md.tag(self.service.db, str(ref.trimmed().with_digest(digest)), record.id)
+
+    def _remember(self, ep: Endpoint, ref: Reference, manifest: Manifest, fetched: Fetched,
+                  record: ImageRecord) -> None:  # fmt: skip
+        try:
+            sources = Sources(self.service.data_root)
+            sources.add_manifest(
+                record.id,
+                ep.host,
+                ref.path,
+                fetched.digest,
+                fetched.media_type or manifest.media_type or mt.OCI_MANIFEST,
+            )
+            sources.add_blob(manifest.config.digest, ep.host, ref.path)
+            for layer in manifest.layers:
+                sources.add_blob(layer.digest, ep.host, ref.path)
+        except Exception:
+            pass
+
+    # -- layers ----------------------------------------------------------------------------
+
+    def _layers(self, client: RegistryClient, ref: Reference, manifest: Manifest,
+                diff_ids: list[Digest], lease: str) -> list[LayerBlob]:  # fmt: skip
+        self._pending_extract: list[str] = []
+        chains: list[Digest] = []
+        parent: Digest | None = None
+        for d in diff_ids:
+            parent = compute_chain_id(parent, d)
+            chains.append(parent)
+        unique: dict[Digest, int] = {}
+        for i, desc in enumerate(manifest.layers):
+            unique.setdefault(desc.digest, i)
+        known = self._known_layers()
+        results: dict[Digest, LayerBlob] = {}
+        jobs: list[int] = []
+        for digest, i in unique.items():
+            lid = short(digest)
+            if digest in known and self.service.content.exists(digest):
+                results[digest] = known[digest]
+                self.progress(message("Already exists", lid))
+            else:
+                self.progress(message("Pulling fs layer", lid))
+                jobs.append(i)
+        workers = self.settings.max_concurrent_downloads
+        for i in jobs[workers:]:
+            self.progress(message("Waiting", short(manifest.layers[i].digest)))
+        with concurrent.futures.ThreadPoolExecutor(max(1, min(workers, len(jobs) or 1))) as pool:
+            futures = {
+                pool.submit(self._layer, client, ref, manifest.layers[i], diff_ids[i],
+                            chains[i - 1] if i else None, lease): manifest.layers[i].digest
+                for i in jobs
+            }  # fmt: skip
+            try:
+                for fut in concurrent.futures.as_completed(futures):
+                    results[futures[fut]] = fut.result()
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+        return [results[desc.digest] for desc in manifest.layers]
+
+    def _known_layers(self) -> dict[Digest, LayerBlob]:
+        from hull.images import LayerBlob
+
+        out: dict[Digest, LayerBlob] = {}
+        for record in md.list_images(self.service.db):
+            for layer in record.layers:
+                if layer.digest is not None and layer.media_type:
+                    out[layer.digest] = LayerBlob(layer.digest, layer.diff_id, layer.size,
+                                                  layer.media_type, layer.diff_size)  # fmt: skip
+        return out
+
+    def _layer(self, client: RegistryClient, ref: Reference, desc: Descriptor,
+               diff_id: Digest, parent: Digest | None, lease: str) -> LayerBlob:  # fmt: skip
+        lid = short(desc.digest)
+        content = self.service.content
+        name = ingest_ref(desc.digest)
+        attempt = 0
+        while True:
+            # unpack in this pass when the parent layer is there to stack on
+            unpack: Digest | bool | None = (
+                parent if parent is None or self.service.snapshots.has_layer(parent) else False
+            )
+            writer = content.writer(name, desc.digest, desc.size)
+            try:
+                if content.exists(desc.digest):  # the same blob, pulled meanwhile
+                    writer.close()
+                    with content.open(desc.digest) as f:
+                        blob = self.service.add_layer(
+                            f, media_type=desc.media_type, expected_digest=desc.digest,
+                            expected_diff_id=diff_id, lease=lease, unpack_on=unpack,
+                        )  # fmt: skip
+                    with contextlib.suppress(NotFound):
+                        content.abort(name)
+                else:
+                    blob = self._download(client, ref, desc, diff_id, unpack, lease, writer)
+            except _NetworkCut as exc:
+                writer.close()
+                attempt += 1
+                if attempt >= self.tries:
+                    raise Unavailable(
+                        f"downloading layer {desc.digest}: {exc} (after {attempt} tries; "
+                        "pull again to resume)"
+                    ) from exc
+                time.sleep(self.backoff * (2 ** (attempt - 1)))
+                continue
+            except (KeyboardInterrupt, SystemExit, Unavailable):
+                writer.close()  # the bytes so far stay for the next pull
+                raise
+            except BaseException:
+                writer.close()
+                with contextlib.suppress(NotFound, OSError):
+                    content.abort(name)  # bad bytes are never resumed
+                raise
+            writer.close()
+            with contextlib.suppress(NotFound):
+                content.abort(name)  # the blob is committed: its ingest is done
+            self.progress(message("Verifying Checksum", lid))
+            self.progress(message("Download complete", lid))
+            if unpack is not False:
+                self.progress(message("Extracting", lid, desc.size, desc.size))
+                self.progress(message("Pull complete", lid))
+            else:
+                self._pending_extract.append(lid)
+            return blob
+
+    def _download(self, client: RegistryClient, ref: Reference, desc: Descriptor,
+                  diff_id: Digest, unpack: Digest | bool | None, lease: str,
+                  writer: Any) -> LayerBlob:  # fmt: skip
+        lid = short(desc.digest)
+        offset = writer.offset
+        reply = None
+        if offset < desc.size:
+            headers = {"Range": f"bytes={offset}-"} if offset else {}
+            try:
+                reply = client.request("GET", f"/v2/{ref.path}/blobs/{desc.digest}",
+                                       scopes=[f"repository:{ref.path}:pull"],
+                                       headers=headers)  # fmt: skip
+            except Unavailable as exc:
+                raise _NetworkCut(exc.message) from exc
+            if reply.status == 200 and offset:
+                writer.truncate(0)  # the registry ignored the Range: start over
+                offset = 0
+            elif reply.status == 206:
+                cr = reply.header("content-range") or ""
+                if not cr.startswith(f"bytes {offset}-"):
+                    reply.close()
+                    writer.truncate(0)
+                    raise _NetworkCut(f"registry answered the range {cr!r}, not from {offset}")
+            elif reply.status == 416:
+                reply.read()
+                writer.truncate(0)
+                raise _NetworkCut("registry refused the resume range")
+            elif reply.status != 200:
+                raise error_for(reply, f"downloading layer {desc.digest}")
+        prefix = _Prefix(self._ingest_data(writer.ref), offset)
+
+        def report(current: int) -> None:
+            self.progress.bytes("Downloading", lid, current, desc.size)
+
+        stream = _LayerStream(prefix, reply, writer, desc.size, report)
+        try:
+            blob = self.service.add_layer(
+                cast("BinaryIO", stream), media_type=desc.media_type,
+                expected_digest=desc.digest, expected_diff_id=diff_id, lease=lease,
+                unpack_on=unpack,
+            )  # fmt: skip
+        except BaseException as exc:
+            if stream.failed is not None:
+                raise _NetworkCut(str(stream.failed)) from exc
+            if stream.done and stream.digester.digest() != desc.digest:
+                raise InvalidArgument(
+                    f"filesystem layer verification failed for digest {desc.digest}"
+                ) from exc
+            if isinstance(exc, HullError) and str(desc.digest) not in exc.message:
+                raise type(exc)(f"layer {desc.digest}: {exc.message}") from exc
+            raise
+        finally:
+            prefix.close()
+            self.bytes_downloaded += stream.received - min(offset, stream.received)
+            if reply is not None:
+                reply.close()
+        return blob
+
+    def _ingest_data(self, ref: str) -> Path:
+        # The content store's documented layout: ingest/<sha256(ref)>/data holds the
+        # bytes received so far; read (never written) here to replay a resumed blob.
+        key = hashlib.sha256(ref.encode("utf-8", "surrogateescape")).hexdigest()
+        return Path(self.service.content.root) / "ingest" / key / "data"
+
+
+def pull(
+    service: ImageService,
+    name: str | Reference,
+    *,
+    platform: Platform | None = None,
+    auth: AuthConfig | None = None,
+    settings: RegistrySettings | None = None,
+    progress: Progress | None = None,
+    tries: int = 3,
+    backoff: float = 0.5,
+) -> PullResult:
+    """``docker pull NAME``: see the module docstring."""
+    return Puller(service, settings=settings, auth=auth, progress=progress, tries=tries,
+                  backoff=backoff).pull(name, platform)  # fmt: skip
+
+
+__all__ = [
+    "Fetched",
+    "PullResult",
+    "Puller",
+    "choose_manifest",
+    "fetch_manifest",
+    "host_platform",
+    "ingest_ref",
+    "pull",
+    "pull_denied",
+]

@@ -1,0 +1,52 @@
+"""The distribution package declares its public API, and the CLI renders Docker's way."""
+
+import importlib
+import io
+
+import pytest
+
+from hull.cli.commands.pull import StreamError, render
+from hull.distribution import message
+
+
+@pytest.mark.parametrize(
+    "package",
+    [
+        "hull.distribution",
+        "hull.distribution.credentials",
+        "hull.distribution.pull",
+        "hull.distribution.push",
+        "hull.distribution.settings",
+        "hull.distribution.transport",
+    ],
+)
+def test_public_api_is_complete(package: str) -> None:
+    mod = importlib.import_module(package)
+    public = {n for n in vars(mod) if not n.startswith("_")}
+    imported_modules = {n for n in public if type(getattr(mod, n)).__name__ == "module"}
+    declared = set(mod.__all__)
+    assert declared <= public
+    for name in public - imported_modules - declared:
+        obj = getattr(mod, name)
+        assert not getattr(obj, "__module__", "").startswith(package), name
+
+
+def test_render_plain_and_terminal() -> None:
+    msgs = [
+        message("Pulling from library/busybox", "latest"),
+        message("Pulling fs layer", "aaa"),
+        message("Downloading", "aaa", 5, 10),
+        message("Pull complete", "aaa"),
+        message("Digest: sha256:x"),
+    ]
+    out = io.StringIO()
+    render(msgs, out, tty=False)
+    assert out.getvalue() == (
+        "latest: Pulling from library/busybox\naaa: Pulling fs layer\naaa: Pull complete\n"
+        "Digest: sha256:x\n"
+    )
+    out = io.StringIO()
+    render(msgs, out, tty=True)
+    assert "\x1b[1A\x1b[2K\raaa: Downloading [" in out.getvalue()
+    with pytest.raises(StreamError, match="boom"):
+        render([{"errorDetail": {"message": "boom"}, "error": "boom"}], io.StringIO(), False)
