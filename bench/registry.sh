@@ -17,7 +17,7 @@ ROOT=${HULL_BENCH_ROOT:-/var/tmp/hull-bench}
 PY=$PWD/.venv/bin/python
 HULL_PORT=${HULL_PORT:-5571}
 DREG_PORT=${DREG_PORT:-5572}
-scripts/apt-install.sh skopeo docker-registry curl
+scripts/apt-install.sh skopeo docker-registry curl podman
 mkdir -p "$ROOT"
 work=$(mktemp -d "$ROOT/registry.XXXXXX")
 shm=$(mktemp -d /dev/shm/hull-registry.XXXXXX)
@@ -140,3 +140,41 @@ printf '\n%-28s %12s %18s\n' "MB/s (median of $RUNS)" "hull" "docker-registry"
 printf '%-28s %12s %18s\n' "skopeo push" "$(echo "$hp" | median)" "$(echo "$dp" | median)"
 printf '%-28s %12s %18s\n' "skopeo pull" "$(echo "$hl" | median)" "$(echo "$dl" | median)"
 printf '%-28s %12s %18s\n' "curl GET biggest blob" "$(echo "$hf" | median)" "$(echo "$df" | median)"
+
+# -- clients: hull pull vs podman pull vs skopeo (download only), from hull's server --
+# hull pull and podman pull download, verify and unpack into a fresh store on
+# tmpfs; skopeo copy to dir: only downloads. Same image, same server.
+start_hull
+wait_up "$HULL_PORT"
+ref="127.0.0.1:$HULL_PORT/bench/img:v1"
+skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$layout:v1" "docker://$ref"
+sock="$shm/hulld.sock"
+"$PWD/.venv/bin/hulld" --data-root "$shm/hulld-data" --exec-root "$shm/hulld-exec" \
+    -H "unix://$sock" --pidfile "$shm/hulld.pid" >>"$work/hulld.log" 2>&1 &
+hulld_pid=$!
+pids="$pids $hulld_pid"
+i=0; until [ -S "$sock" ]; do i=$((i + 1)); [ $i -lt 100 ] || exit 1; sleep 0.1; done
+hc=""; pc=""; sc=""
+for r in $(seq "$RUNS"); do
+    "$PWD/.venv/bin/hull" -H "unix://$sock" rmi -f "$ref" >/dev/null 2>&1 || true
+    "$PWD/.venv/bin/hull" -H "unix://$sock" image prune -a -f >/dev/null 2>&1 || true
+    s=$(now); "$PWD/.venv/bin/hull" -H "unix://$sock" pull -q "$ref" >/dev/null; e=$(now)
+    hc="$hc $(rate "$s" "$e")"
+    rm -rf "$shm/podman"; mkdir -p "$shm/podman"
+    s=$(now)
+    podman --root "$shm/podman/root" --runroot "$shm/podman/run" --tmpdir "$shm/podman/tmp" \
+        --storage-driver vfs --cgroup-manager cgroupfs --events-backend file \
+        pull -q --tls-verify=false "$ref" >/dev/null
+    e=$(now); pc="$pc $(rate "$s" "$e")"
+    podman --root "$shm/podman/root" --runroot "$shm/podman/run" --tmpdir "$shm/podman/tmp" \
+        --storage-driver vfs system reset --force >/dev/null 2>&1 || true
+    rm -rf "$shm/podman" "$shm/pull"
+    s=$(now)
+    skopeo --insecure-policy copy -q --src-tls-verify=false "docker://$ref" "dir:$shm/pull"
+    e=$(now); sc="$sc $(rate "$s" "$e")"
+done
+stop "$hulld_pid"
+printf '\n%-44s %8s\n' "pull from hull's server, MB/s (median of $RUNS)" ""
+printf '%-44s %8s\n' "hull pull (download, verify, unpack)" "$(echo "$hc" | median)"
+printf '%-44s %8s\n' "podman pull (download, verify, unpack; vfs)" "$(echo "$pc" | median)"
+printf '%-44s %8s\n' "skopeo copy to dir: (download only)" "$(echo "$sc" | median)"
