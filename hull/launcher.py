@@ -22,6 +22,7 @@ ENTRY_POINTS = {
     "hull-runtime": ("hull.runtime.main", True),
     "hull": ("hull.cli.main", True),
     "hulld": ("hull.api.daemon", False),
+    "hull-registry": ("hull.registry.main", False),
 }
 
 

@@ -21,6 +21,7 @@ VERBS: dict[str, str] = {
     "logout": "Log out from a registry",
     "pull": "Download an image from a registry",
     "push": "Upload an image to a registry",
+    "registry": "Run an OCI distribution registry server (serve, gc)",
     "rmi": "Remove one or more images",
     "save": "Save one or more images to a tar archive (streamed to STDOUT by default)",
     "system": "Manage hull",
