@@ -1,0 +1,852 @@
+"""What a container is made of, between its create request and its OCI bundle.
+
+The :class:`~hull.engine.engine.Engine` drives the lifecycle; this module
+holds the pieces it composes, each a function of explicit inputs:
+
+* **mounts** at create: ``-v`` binds (a missing host directory is created, as
+  Docker does for ``-v`` but not for ``--mount``), named and anonymous
+  volumes (image ``VOLUME``\\s and ``-v /path``), ``--mount`` of type bind,
+  volume and tmpfs, each stored as Docker's inspect ``MountPoint`` (with the
+  private ``CopyData`` flag) and turned into :class:`ResolvedMount` at start;
+* the **network files** (``hostname``, ``hosts``, ``resolv.conf``) of the
+  ``none`` and ``host`` modes, the only ones until networking lands;
+* the **log configuration** (``json-file`` with ``max-size``/``max-file``,
+  or ``none``), checked at create as dockerd does;
+* **signals** by name or number, the container's **State** document, and
+  **commit**'s ``--change`` instructions;
+* the **operations** on an existing container that the
+  :class:`~hull.engine.engine.Engine` binds as its methods: exec, logs,
+  attach, top, stats, changes (diff), export, commit and prune.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import signal as _signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from hull import metadata as md
+from hull.engine import inspect as shapes
+from hull.engine import units
+from hull.engine.config import ContainerConfig, HostConfig
+from hull.engine.names import new_id
+from hull.engine.spec import (
+    ResolvedMount,
+    all_capabilities,
+    command_args,
+    merge_tmpfs_options,
+    resolve_user,
+)
+from hull.engine.volumes import VolumeManager, check_name
+from hull.errors import (
+    Conflict,
+    ContainerExit,
+    FailedPrecondition,
+    HullError,
+    Internal,
+    InvalidArgument,
+    NotFound,
+)
+from hull.metadata import ContainerRecord
+from hull.network import files as netfiles
+from hull.oci.digest import Digest
+from hull.oci.media_types import OCI_LAYER_GZIP
+
+if TYPE_CHECKING:
+    from hull.engine.engine import Engine
+
+ZERO_TIME = shapes.ZERO_TIME
+now_rfc3339 = shapes.now_rfc3339
+public_mounts = shapes.public_mounts
+NETWORK_MODES = ("default", "none", "host")
+PROPAGATIONS = ("shared", "rshared", "slave", "rslave", "private", "rprivate")
+
+
+class AlreadyInState(Conflict):
+    """The container is already in the state asked for: the API answers 304 Not Modified.
+
+    Its kind stays ``conflict`` (409) for code that does not know it.
+    """
+
+
+def new_state() -> dict[str, Any]:
+    """Docker's State of a container that was just created."""
+    return {
+        "Status": "created",
+        "Running": False,
+        "Paused": False,
+        "Restarting": False,
+        "OOMKilled": False,
+        "Dead": False,
+        "Pid": 0,
+        "ExitCode": 0,
+        "Error": "",
+        "StartedAt": ZERO_TIME,
+        "FinishedAt": ZERO_TIME,
+    }
+
+
+# -- signals ------------------------------------------------------------------------
+
+
+def parse_signal(value: str | int | None, default: int = _signal.SIGKILL) -> int:
+    """A signal number from "KILL", "SIGKILL", "9" or 9 (Docker's ``signal.ParseSignal``)."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, int):
+        num = value
+    elif value.isdigit():
+        num = int(value)
+    else:
+        name = value.upper()
+        name = name if name.startswith("SIG") else "SIG" + name
+        try:
+            num = int(getattr(_signal.Signals, name))
+        except AttributeError:
+            if name.startswith("SIGRTMIN") or name.startswith("SIGRTMAX"):
+                base = _signal.SIGRTMIN if "MIN" in name else _signal.SIGRTMAX
+                off = name[8:]
+                try:
+                    return int(base) + int(off or 0)
+                except ValueError:
+                    pass
+            raise InvalidArgument(f"Invalid signal: {value}") from None
+    if not 1 <= num <= 64:
+        raise InvalidArgument(f"Invalid signal: {value}")
+    return num
+
+
+# -- log configuration --------------------------------------------------------------
+
+_JSON_FILE_OPTS = ("max-size", "max-file", "compress", "labels", "labels-regex", "env",
+                   "env-regex", "tag")  # fmt: skip
+
+
+def log_options(host: HostConfig) -> dict[str, int] | None:
+    """``max_size``/``max_file`` of a json-file log; None for the ``none`` driver.
+
+    Other drivers are refused with dockerd's message.
+    """
+    driver = host.log_config.type or "json-file"
+    opts = host.log_config.config
+    if driver == "none":
+        if opts:
+            raise InvalidArgument(f"unknown log opt '{sorted(opts)[0]}' for none log driver")
+        return None
+    if driver != "json-file":
+        raise InvalidArgument(f"logger: no log driver named '{driver}' is registered")
+    for key in opts:
+        if key not in _JSON_FILE_OPTS:
+            raise InvalidArgument(f"unknown log opt '{key}' for json-file log driver")
+    max_size = 0
+    if opts.get("max-size"):
+        max_size = units.ram_in_bytes(opts["max-size"])
+        if max_size <= 0:
+            raise InvalidArgument("max-size must be a positive number")
+    max_file = 1
+    if opts.get("max-file"):
+        try:
+            max_file = int(opts["max-file"])
+        except ValueError:
+            raise InvalidArgument(f"invalid max-file: {opts['max-file']!r}") from None
+        if max_file < 1:
+            raise InvalidArgument("max-file cannot be less than 1")
+        if max_file > 1 and max_size == 0:
+            raise InvalidArgument("max-file can only be used with max-size")
+    return {"max_size": max_size, "max_file": max_file}
+
+
+# -- mounts -------------------------------------------------------------------------
+
+
+def _mount_point(kind: str, dest: str, **kw: Any) -> dict[str, Any]:
+    mp: dict[str, Any] = {"Type": kind, "Source": "", "Destination": dest, "Mode": "",
+                          "RW": True, "Propagation": ""}  # fmt: skip
+    mp.update(kw)
+    return mp
+
+
+def _clean_dest(dest: str, spec: str) -> str:
+    if not dest.startswith("/"):
+        raise InvalidArgument(f"invalid volume specification: '{spec}': invalid mount config "
+                              "for type \"volume\": invalid mount path: "
+                              f"'{dest}' mount path must be absolute")  # fmt: skip
+    norm = os.path.normpath(dest)
+    if norm == "/":
+        raise InvalidArgument(f"invalid volume specification: '{spec}': "
+                              "invalid mount config: destination can't be '/'")  # fmt: skip
+    return norm
+
+
+def parse_bind(spec: str) -> dict[str, Any]:
+    """One ``HostConfig.Binds`` entry (``src:dst[:opts]``) as a mount point (not yet made)."""
+    parts = spec.split(":")
+    if len(parts) == 2:
+        src, dest, mode = parts[0], parts[1], ""
+    elif len(parts) == 3:
+        src, dest, mode = parts
+    else:
+        raise InvalidArgument(f"invalid volume specification: '{spec}'")
+    if not src or not dest:
+        raise InvalidArgument(f"invalid volume specification: '{spec}'")
+    dest = _clean_dest(dest, spec)
+    rw, prop, nocopy = True, "", False
+    for opt in mode.split(",") if mode else []:
+        if opt in ("ro", "rw"):
+            rw = opt == "rw"
+        elif opt in PROPAGATIONS:
+            prop = opt
+        elif opt in ("z", "Z"):
+            pass  # SELinux relabelling: nothing to do without SELinux
+        elif opt == "nocopy":
+            nocopy = True
+        else:
+            raise InvalidArgument(f"invalid mode: {mode}")
+    if src.startswith("/"):
+        if nocopy:
+            raise InvalidArgument(f"invalid mode: {mode}")
+        return _mount_point("bind", dest, Source=os.path.normpath(src), Mode=mode, RW=rw,
+                            Propagation=prop or "rprivate", CreateSource=True)  # fmt: skip
+    if prop:
+        raise InvalidArgument(f"invalid mode: {mode}")
+    check_name(src)
+    return _mount_point("volume", dest, Name=src, Driver="local", Mode=mode or "z", RW=rw,
+                        CopyData=not nocopy)  # fmt: skip
+
+
+def parse_api_mount(m: Any) -> dict[str, Any]:
+    """One ``HostConfig.Mounts`` entry (``--mount``) as a mount point."""
+    dest = _clean_dest(m.target, m.target)
+    if m.type == "bind":
+        if not m.source or not m.source.startswith("/"):
+            raise InvalidArgument(
+                'invalid mount config for type "bind": invalid mount path: '
+                f"'{m.source}' mount path must be absolute"
+            )
+        bo = m.bind_options
+        prop = (bo.propagation if bo else "") or "rprivate"
+        return _mount_point("bind", dest, Source=os.path.normpath(m.source), RW=not m.read_only,
+                            Propagation=prop, NonRecursive=bool(bo and bo.non_recursive),
+                            CreateSource=bool(bo and bo.create_mountpoint))  # fmt: skip
+    if m.type == "volume":
+        vo = m.volume_options
+        if m.source:
+            check_name(m.source)
+        return _mount_point("volume", dest, Name=m.source, Driver="local", RW=not m.read_only,
+                            CopyData=not (vo and vo.no_copy),
+                            Labels=dict(vo.labels) if vo else {})  # fmt: skip
+    if m.type == "tmpfs":
+        if m.source:
+            raise InvalidArgument('invalid mount config for type "tmpfs": '
+                                  "field Source must not be specified")  # fmt: skip
+        opts = []
+        to = m.tmpfs_options
+        if to and to.size_bytes:
+            opts.append(f"size={to.size_bytes}")
+        if to and to.mode:
+            opts.append(f"mode={to.mode:o}")
+        return _mount_point("tmpfs", dest, RW=not m.read_only, TmpfsOptions=opts)
+    raise InvalidArgument(f'invalid mount config for type "{m.type}": mount type unknown')
+
+
+def plan_mounts(cfg: ContainerConfig, host: HostConfig) -> list[dict[str, Any]]:
+    """Every mount point of a new container: image/``-v /path`` volumes, binds, ``--mount``.
+
+    Later sources win over ``Config.Volumes`` for the same destination; two
+    binds or mounts on one destination are Docker's "Duplicate mount point".
+    """
+    by_dest: dict[str, dict[str, Any]] = {}
+    explicit: set[str] = set()
+    for spec in host.binds or ():
+        mp = parse_bind(spec)
+        if mp["Destination"] in explicit:
+            raise InvalidArgument(f"Duplicate mount point: {mp['Destination']}")
+        explicit.add(mp["Destination"])
+        by_dest[mp["Destination"]] = mp
+    for m in host.mounts or ():
+        mp = parse_api_mount(m)
+        if mp["Destination"] in explicit:
+            raise InvalidArgument(f"Duplicate mount point: {mp['Destination']}")
+        explicit.add(mp["Destination"])
+        by_dest[mp["Destination"]] = mp
+    for dest in cfg.volumes or ():
+        d = _clean_dest(dest, dest)
+        if d not in by_dest and d not in host.tmpfs:
+            by_dest[d] = _mount_point("volume", d, Name="", Driver="local", CopyData=True)
+    return sorted(by_dest.values(), key=lambda mp: mp["Destination"])
+
+
+def make_mounts(plan: list[dict[str, Any]], cid: str, volumes: VolumeManager) -> None:
+    """Create bind sources (``-v`` only) and volumes (anonymous when unnamed); fill Source."""
+    for mp in plan:
+        if mp["Type"] == "bind":
+            src = Path(mp["Source"])
+            if not src.exists():
+                if not mp.pop("CreateSource", False):
+                    raise InvalidArgument(
+                        'invalid mount config for type "bind": bind source path does not '
+                        f"exist: {src}"
+                    )
+                src.mkdir(parents=True, exist_ok=True)
+            mp.pop("CreateSource", None)
+        elif mp["Type"] == "volume":
+            labels = mp.pop("Labels", None) or None
+            if mp["Name"]:
+                vol = volumes.create(mp["Name"], labels=labels)
+            else:
+                vol = volumes.create(None, labels=labels)
+                mp["Anonymous"] = True
+            volumes.use(vol.name, cid)
+            mp["Name"], mp["Source"] = vol.name, vol.mountpoint
+
+
+def resolved_mounts(plan: list[dict[str, Any]]) -> list[ResolvedMount]:
+    """The stored mount points as :func:`generate_spec` takes them."""
+    out = []
+    for mp in plan:
+        if mp["Type"] == "tmpfs":
+            opts = merge_tmpfs_options(mp.get("TmpfsOptions") or [])
+            out.append(ResolvedMount(mp["Destination"], "tmpfs", "tmpfs", not mp["RW"], "",
+                                     False, tuple(opts)))  # fmt: skip
+        else:
+            prop = mp.get("Propagation") or ""
+            out.append(ResolvedMount(mp["Destination"], mp["Source"], "bind", not mp["RW"],
+                                     "" if prop == "rprivate" else prop,
+                                     bool(mp.get("NonRecursive"))))  # fmt: skip
+    return out
+
+
+# -- network files ------------------------------------------------------------------
+
+
+def check_network_mode(host: HostConfig) -> str:
+    """The effective mode: ``default`` is ``none`` until networking lands."""
+    mode = host.network_mode or "default"
+    if mode not in NETWORK_MODES:
+        name = mode.partition(":")[2] if mode.startswith("container:") else mode
+        raise InvalidArgument(f"network {name} not found")
+    return "none" if mode == "default" else mode
+
+
+def default_hostname(cid: str, host: HostConfig) -> str:
+    """The container's hostname when none is given: its short id, or the host's (host mode)."""
+    if check_network_mode(host) == "host":
+        return socket.gethostname()
+    return cid[:12]
+
+
+def write_network_files(cdir: Path, cfg: ContainerConfig, host: HostConfig) -> None:
+    """``hostname``, ``hosts`` and ``resolv.conf`` of the container, in its directory."""
+    mode = check_network_mode(host)
+    extra = [netfiles.parse_add_host(h) for h in host.extra_hosts or ()]
+    netfiles.write_atomic(cdir / "hostname", cfg.hostname + "\n")
+    if mode == "host":
+        try:
+            hosts = Path("/etc/hosts").read_text()
+        except OSError:
+            hosts = netfiles.DEFAULT_HOSTS
+        hosts += "".join(f"{addr}\t{name}\n" for name, addr in extra)
+        try:
+            resolv = Path("/etc/resolv.conf").read_text()
+        except OSError:
+            resolv = ""
+        if host.dns or host.dns_search or host.dns_options:
+            resolv = netfiles.render_resolv_conf(
+                netfiles.parse_resolv_conf(resolv), dns=host.dns or (),
+                dns_search=host.dns_search or (), dns_options=host.dns_options or (),
+            )  # fmt: skip
+    else:
+        hosts = netfiles.render_hosts(
+            cfg.hostname, ["127.0.0.1"], domainname=cfg.domainname, extra_hosts=extra
+        )
+        resolv = netfiles.render_resolv_conf(
+            netfiles.read_host_resolv_conf(), dns=host.dns or (),
+            dns_search=host.dns_search or (), dns_options=host.dns_options or (),
+        )  # fmt: skip
+    netfiles.write_atomic(cdir / "hosts", hosts)
+    netfiles.write_atomic(cdir / "resolv.conf", resolv)
+
+
+def network_settings(mode: str) -> dict[str, Any]:
+    """Docker's NetworkSettings for a container in the ``none`` or ``host`` network."""
+    name = "none" if mode in ("default", "none") else mode
+    endpoint = {
+        "IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "", "NetworkID": "",
+        "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
+        "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+        "DriverOpts": None, "DNSNames": None,
+    }  # fmt: skip
+    return {
+        "Bridge": "", "SandboxID": "", "SandboxKey": "", "HairpinMode": False,
+        "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": {},
+        "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None, "EndpointID": "",
+        "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "",
+        "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
+        "Networks": {name: endpoint},
+    }  # fmt: skip
+
+
+# -- commit --changes ---------------------------------------------------------------
+
+
+def _words(rest: str) -> list[str]:
+    rest = rest.strip()
+    if rest.startswith("["):
+        try:
+            v = json.loads(rest)
+        except ValueError:
+            v = None
+        if isinstance(v, list) and all(isinstance(x, str) for x in v):
+            return v
+    return ["/bin/sh", "-c", rest]
+
+
+def _pairs(rest: str) -> list[tuple[str, str]]:
+    words = shlex.split(rest)
+    if len(words) >= 2 and "=" not in words[0]:
+        return [(words[0], rest.strip().split(None, 1)[1])]
+    out = []
+    for w in words:
+        k, eq, v = w.partition("=")
+        if not eq:
+            raise InvalidArgument(f"{rest}: needs key=value")
+        out.append((k, v))
+    return out
+
+
+def apply_changes(config: dict[str, Any], changes: list[str]) -> dict[str, Any]:
+    """Apply ``docker commit --change`` Dockerfile instructions to an image ``config``."""
+    out = dict(config)
+    for line in changes:
+        instr, _, rest = line.strip().partition(" ")
+        op = instr.upper()
+        if op == "CMD":
+            out["Cmd"] = _words(rest)
+        elif op == "ENTRYPOINT":
+            out["Entrypoint"] = _words(rest)
+        elif op == "ENV":
+            env = list(out.get("Env") or [])
+            for k, v in _pairs(rest):
+                env = [e for e in env if e.split("=", 1)[0] != k] + [f"{k}={v}"]
+            out["Env"] = env
+        elif op == "LABEL":
+            out["Labels"] = {**(out.get("Labels") or {}), **dict(_pairs(rest))}
+        elif op in ("USER", "WORKDIR", "STOPSIGNAL"):
+            key = {"USER": "User", "WORKDIR": "WorkingDir", "STOPSIGNAL": "StopSignal"}[op]
+            out[key] = rest.strip()
+        elif op in ("EXPOSE", "VOLUME"):
+            key = "ExposedPorts" if op == "EXPOSE" else "Volumes"
+            items = _words(rest) if rest.strip().startswith("[") else rest.split()
+            if op == "EXPOSE":
+                items = [i if "/" in i else i + "/tcp" for i in items]
+            out[key] = {**(out.get(key) or {}), **{i: {} for i in items}}
+        else:
+            raise InvalidArgument(f"{instr} is not a valid change command")
+    return out
+
+
+# -- operations on a container (bound as Engine methods) ------------------------------
+
+
+def _running(rec: ContainerRecord) -> bool:
+    return bool(rec.state.get("Running")) and not rec.state.get("Restarting")
+
+
+def _must_run(rec: ContainerRecord) -> None:
+    if not _running(rec):
+        raise Conflict(f"Container {rec.id} is not running")
+
+
+def exec_create(engine: Engine, ref: str, body: Mapping[str, Any]) -> str:
+    """Docker's ``POST /containers/{id}/exec``: a new exec instance's id."""
+    rec = engine.find(ref)
+    _must_run(rec)
+    if rec.state.get("Paused"):
+        raise Conflict(f"Container {rec.id} is paused, unpause the container before exec")
+    cmd = body.get("Cmd")
+    if isinstance(cmd, str):
+        cmd = [cmd]
+    if not cmd or not isinstance(cmd, list) or not all(isinstance(c, str) for c in cmd):
+        raise InvalidArgument("No exec command specified")
+    env = body.get("Env") or []
+    if not isinstance(env, list) or not all(isinstance(e, str) for e in env):
+        raise InvalidArgument("json: cannot unmarshal Env into Go value of type []string")
+    eid = new_id()
+    engine.execs[eid] = {
+        "ID": eid, "Running": False, "ExitCode": None,
+        "ProcessConfig": {"tty": bool(body.get("Tty")), "entrypoint": cmd[0],
+                          "arguments": cmd[1:], "privileged": bool(body.get("Privileged")),
+                          "user": str(body.get("User") or "")},
+        "OpenStdin": bool(body.get("AttachStdin")), "OpenStderr": bool(body.get("AttachStderr")),
+        "OpenStdout": bool(body.get("AttachStdout")), "CanRemove": False,
+        "ContainerID": rec.id, "DetachKeys": str(body.get("DetachKeys") or ""), "Pid": 0,
+        "_env": list(env), "_workdir": str(body.get("WorkingDir") or ""), "_started": False,
+    }  # fmt: skip
+    engine.publish(f"exec_create: {' '.join(cmd)}", rec, execID=eid)
+    return eid
+
+
+def _exec(engine: Engine, eid: str) -> dict[str, Any]:
+    ex = engine.execs.get(eid)
+    if ex is None:
+        raise NotFound(f"No such exec instance: {eid}")
+    return ex
+
+
+def exec_start(
+    engine: Engine, eid: str, detach: bool = False, tty: bool | None = None
+) -> socket.socket | None:
+    """Run an exec instance; its raw stream (None when detached)."""
+    ex = _exec(engine, eid)
+    if ex["Running"]:
+        raise Conflict(f"Exec command {eid} is already running")
+    if ex["_started"]:
+        raise Conflict(f"Exec command {eid} has already run")
+    rec = md.get_container(engine.db, ex["ContainerID"])
+    _must_run(rec)
+    rootfs = engine.bundle_dir(rec.id) / "rootfs"
+    spec = json.loads((engine.bundle_dir(rec.id) / "config.json").read_text())
+    proc: dict[str, Any] = dict(spec["process"])
+    pc = ex["ProcessConfig"]
+    use_tty = bool(pc["tty"] if tty is None else tty)
+    proc["args"] = [pc["entrypoint"], *pc["arguments"]]
+    proc["terminal"] = use_tty
+    env = [e for e in proc.get("env") or [] if not (e.startswith("TERM=") and not use_tty)]
+    if use_tty and not any(e.startswith("TERM=") for e in env):
+        env.append("TERM=xterm")
+    for e in ex["_env"]:
+        key = e.split("=", 1)[0]
+        env = [x for x in env if x.split("=", 1)[0] != key] + ([e] if "=" in e else [])
+    proc["env"] = env
+    if ex["_workdir"]:
+        proc["cwd"] = ex["_workdir"]
+    uid = int(proc.get("user", {}).get("uid", 0))
+    if pc["user"]:
+        host = HostConfig.from_json(rec.host_config)
+        uid, gid, extra = resolve_user(str(rootfs), pc["user"], host.group_add or ())
+        proc["user"] = {"uid": uid, "gid": gid, "additionalGids": [gid, *extra]}
+    caps = dict(proc.get("capabilities") or {})
+    if pc["privileged"]:
+        caps = {k: all_capabilities() for k in ("bounding", "effective", "permitted")}
+    if uid != 0:
+        caps = {"bounding": caps.get("bounding", [])}
+    proc["capabilities"] = caps
+    attach = None
+    if not detach:
+        attach = {"stdin": ex["OpenStdin"], "stdout": ex["OpenStdout"], "stderr": ex["OpenStderr"]}
+    ex["_started"] = ex["Running"] = True  # before: the exit event may come first
+    try:
+        pid, sock = engine.monitor.exec(
+            rec.id, eid, proc, runtime=engine.runtime_path(rec),
+            runtime_root=str(engine.runtime_root(rec.runtime)), tty=use_tty,
+            open_stdin=ex["OpenStdin"], attach=attach,
+        )  # fmt: skip
+    except ContainerExit as exc:
+        ex["Running"], ex["ExitCode"] = False, exc.exit_code
+        raise
+    except HullError:
+        ex["Running"] = False
+        raise
+    ex["Pid"] = pid
+    engine.publish(f"exec_start: {' '.join(proc['args'])}", rec, execID=eid)
+    return sock
+
+
+def exec_inspect(engine: Engine, eid: str) -> dict[str, Any]:
+    """Docker's ExecInspect."""
+    ex = _exec(engine, eid)
+    if ex["Running"]:
+        for p in engine.monitor.list():
+            if p.get("exec_id") == eid and not p.get("running") and p.get("exit_code") is not None:
+                ex["Running"], ex["ExitCode"] = False, int(p["exit_code"])
+    return {k: v for k, v in ex.items() if not k.startswith("_")}
+
+
+def exec_resize(engine: Engine, eid: str, height: int, width: int) -> None:
+    _exec(engine, eid)
+    engine.monitor.resize(exec_id=eid, height=height, width=width)
+
+
+def logs(
+    engine: Engine, ref: str, stdout: bool = True, stderr: bool = True,
+    since: float | None = None, until: float | None = None, tail: int | str | None = None,
+    timestamps: bool = False, follow: bool = False,
+) -> Iterator[tuple[str, bytes]]:  # fmt: skip
+    """(stream, bytes) of the json-file log; ``follow`` ends when the container exits."""
+    from hull.engine.monitor.logs import read_logs
+
+    rec = engine.find(ref)
+    if log_options(HostConfig.from_json(rec.host_config)) is None:
+        raise FailedPrecondition("configured logging driver does not support reading")
+    want = {s for s, on in (("stdout", stdout), ("stderr", stderr)) if on}
+    path = engine.log_path(rec.id)
+
+    def stopped() -> bool:
+        try:
+            return not _running(md.get_container(engine.db, rec.id))
+        except NotFound:
+            return True
+
+    def gen() -> Iterator[tuple[str, bytes]]:
+        for e in read_logs(path, since=since, until=until, tail=tail, follow=follow,
+                           timestamps=timestamps, stopped=stopped):  # fmt: skip
+            if e.stream in want:
+                yield e.stream, e.log.encode()
+
+    return gen()
+
+
+def attach(
+    engine: Engine, ref: str, stdin: bool = False, stdout: bool = True, stderr: bool = True,
+    stream_logs: bool = False,
+) -> socket.socket:  # fmt: skip
+    """The container's raw stream through the monitor."""
+    rec = engine.find(ref)
+    return engine.monitor.attach(rec.id, stdin=stdin, stdout=stdout, stderr=stderr,
+                                 stream_logs=stream_logs)  # fmt: skip
+
+
+def resize(engine: Engine, ref: str, height: int, width: int) -> None:
+    rec = engine.find(ref)
+    _must_run(rec)
+    engine.monitor.resize(rec.id, height=height, width=width)
+
+
+def _pids(engine: Engine, rec: ContainerRecord) -> list[int]:
+    from hull.runtime.cgroups import load_cgroup_manager
+
+    return load_cgroup_manager(engine.cgroup_paths(rec)).pids()
+
+
+def top(engine: Engine, ref: str, ps_args: str = "") -> dict[str, Any]:
+    """``ps`` of the host filtered to the container's processes: {Titles, Processes}."""
+    rec = engine.find(ref)
+    _must_run(rec)
+    args = shlex.split(ps_args) if ps_args else ["-ef"]
+    res = subprocess.run(["ps", *args], capture_output=True, text=True, timeout=30, check=False)
+    if res.returncode != 0:
+        raise Internal(f"ps: {res.stderr.strip()}")
+    return shapes.parse_ps(res.stdout, set(_pids(engine, rec)))
+
+
+def _raw_stats(engine: Engine, rec: ContainerRecord) -> dict[str, Any] | None:
+    from hull.runtime.cgroups import load_cgroup_manager
+
+    if not _running(rec):
+        return None
+    try:
+        return dict(load_cgroup_manager(engine.cgroup_paths(rec)).stats())
+    except (OSError, HullError):
+        return None
+
+
+def stats(engine: Engine, ref: str) -> dict[str, Any]:
+    """One Docker stats sample (CPU, memory, pids, block IO from the cgroup)."""
+    rec = engine.find(ref)
+    return shapes.stats_json(rec, _raw_stats(engine, rec), None)
+
+
+def stats_stream(engine: Engine, ref: str, interval: float = 1.0) -> Iterator[dict[str, Any]]:
+    """A sample every ``interval`` seconds while the container runs (one if it does not)."""
+    rec = engine.find(ref)
+
+    def gen() -> Iterator[dict[str, Any]]:
+        pre: dict[str, Any] | None = None
+        while True:
+            try:
+                cur = md.get_container(engine.db, rec.id)
+            except NotFound:
+                return
+            sample = shapes.stats_json(cur, _raw_stats(engine, cur), pre)
+            yield sample
+            if not _running(cur):
+                return
+            pre = sample
+            time.sleep(interval)
+
+    return gen()
+
+
+@contextlib.contextmanager
+def _rootfs(engine: Engine, rec: ContainerRecord) -> Iterator[Path]:
+    """The container's root filesystem, mounted (temporarily if it is not running)."""
+    mounted = engine.bundle_dir(rec.id) / "rootfs"
+    if os.path.ismount(mounted):
+        yield mounted
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="rootfs-", dir=engine.exec_root))
+    try:
+        engine.images.snapshots.mount(rec.snapshot_key or rec.id, tmp)
+        try:
+            yield tmp
+        finally:
+            engine.images.snapshots.unmount(tmp)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.rmdir()
+
+
+def export(engine: Engine, ref: str, out: BinaryIO) -> None:
+    """A tar of the container's root filesystem."""
+    from hull.archive import diff_dir
+
+    rec = engine.find(ref)
+    with engine._lock, _rootfs(engine, rec) as root:
+        diff_dir(root, out, format="none")
+    engine.publish("export", rec)
+
+
+def changes(engine: Engine, ref: str) -> list[dict[str, Any]]:
+    """Docker's ``diff``: {Path, Kind} with Kind 0 modified, 1 added, 2 deleted."""
+    import tarfile
+
+    rec = engine.find(ref)
+    image = engine.images.get(Digest.parse(rec.image_id))
+    parent = image.layers[-1].chain_id if image.layers else None
+    with tempfile.TemporaryFile(dir=engine.data_root) as f:
+        engine.images.snapshots.diff(rec.snapshot_key or rec.id, f)
+        f.seek(0)
+        with tarfile.open(fileobj=f, mode="r:") as tar:
+            names = [m.name for m in tar]
+    key = f"{rec.id[:12]}-diff-{new_id()[:8]}"
+    tmp = Path(tempfile.mkdtemp(prefix="lower-", dir=engine.exec_root))
+    try:
+        engine.images.snapshots.view(key, parent)
+        engine.images.snapshots.mount(key, tmp)
+        try:
+            return shapes.classify_changes(names, lambda p: os.path.lexists(f"{tmp}{p}"))
+        finally:
+            engine.images.snapshots.unmount(tmp)
+    finally:
+        with contextlib.suppress(NotFound, Conflict):
+            engine.images.snapshots.remove(key)
+        with contextlib.suppress(OSError):
+            tmp.rmdir()
+
+
+_IMAGE_CONFIG_KEYS = ("Hostname", "Domainname", "User", "AttachStdin", "AttachStdout",
+                      "AttachStderr", "ExposedPorts", "Tty", "OpenStdin", "StdinOnce", "Env",
+                      "Cmd", "Healthcheck", "ArgsEscaped", "Image", "Volumes", "WorkingDir",
+                      "Entrypoint", "OnBuild", "Labels", "StopSignal", "StopTimeout",
+                      "Shell")  # fmt: skip
+
+
+def commit(
+    engine: Engine, ref: str, repo: str | None = None, tag: str | None = None,
+    comment: str = "", author: str = "", changes: Sequence[str] = (), pause: bool = True,
+    config: Mapping[str, Any] | None = None,
+) -> str:  # fmt: skip
+    """A new image: the container's image plus a layer of its changes; the image ID."""
+    from hull.images.inspect import format_time
+    from hull.images.service import LayerBlob
+
+    rec = engine.find(ref)
+    paused_here = False
+    if pause and _running(rec) and not rec.state.get("Paused"):
+        engine.pause(rec.id)
+        paused_here = True
+    try:
+        with tempfile.TemporaryFile(dir=engine.data_root) as f:
+            engine.images.snapshots.diff(rec.snapshot_key or rec.id, f)
+            f.seek(0)
+            blob = engine.images.add_layer(f, compress=True)
+    finally:
+        if paused_here:
+            with contextlib.suppress(HullError):
+                engine.unpause(rec.id)
+    image = engine.images.get(Digest.parse(rec.image_id))
+    base = json.loads(image.config)
+    cfg = {k: rec.config[k] for k in _IMAGE_CONFIG_KEYS if k in rec.config}
+    cfg.update(config or {})
+    cfg = apply_changes(cfg, list(changes))
+    now = format_time(time.time())
+    step = {
+        "created": now,
+        "created_by": " ".join(command_args(ContainerConfig.from_json(rec.config))),
+    }
+    step.update({k: v for k, v in (("author", author), ("comment", comment)) if v})
+    new_config = {k: v for k, v in base.items() if k not in ("container_config", "container")}
+    new_config.update({
+        "config": cfg, "container": rec.id, "created": now,
+        "history": [*(base.get("history") or []), step],
+        "rootfs": {"type": "layers",
+                   "diff_ids": [*base.get("rootfs", {}).get("diff_ids", []), str(blob.diff_id)]},
+    })  # fmt: skip
+    if author:
+        new_config["author"] = author
+    layers = []
+    for lyr in image.layers:
+        if lyr.digest is None:
+            raise NotFound(f"image {image.id}: layer {lyr.diff_id} has no blob to commit on")
+        layers.append(LayerBlob(lyr.digest, lyr.diff_id, lyr.size,
+                                lyr.media_type or OCI_LAYER_GZIP, lyr.diff_size))  # fmt: skip
+    tags = [f"{repo}:{tag or 'latest'}"] if repo else []
+    new = engine.images.create_image(
+        json.dumps(new_config, separators=(",", ":")).encode(),
+        [*layers, blob],
+        tags=tags,
+        parent=image.id,
+    )
+    engine.publish("commit", rec, comment=comment, imageID=str(new.id),
+                   imageRef=tags[0] if tags else "")  # fmt: skip
+    return str(new.id)
+
+
+def prune(engine: Engine, filters: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
+    """Remove stopped containers matching ``until`` / ``label`` filters."""
+    deleted: list[str] = []
+    reclaimed = 0
+    for rec in md.list_containers(engine.db):
+        if rec.state.get("Running") or not shapes.prune_match(rec, dict(filters or {})):
+            continue
+        with contextlib.suppress(HullError):
+            size = engine.images.snapshots.usage(rec.snapshot_key or rec.id).size
+            engine.remove(rec.id)
+            deleted.append(rec.id)
+            reclaimed += size
+    return {"ContainersDeleted": deleted, "SpaceReclaimed": reclaimed}
+
+
+__all__ = [
+    "NETWORK_MODES",
+    "ZERO_TIME",
+    "AlreadyInState",
+    "apply_changes",
+    "attach",
+    "changes",
+    "check_network_mode",
+    "commit",
+    "default_hostname",
+    "exec_create",
+    "exec_inspect",
+    "exec_resize",
+    "exec_start",
+    "export",
+    "log_options",
+    "logs",
+    "make_mounts",
+    "network_settings",
+    "new_state",
+    "now_rfc3339",
+    "parse_api_mount",
+    "parse_bind",
+    "parse_signal",
+    "plan_mounts",
+    "prune",
+    "public_mounts",
+    "resize",
+    "resolved_mounts",
+    "stats",
+    "stats_stream",
+    "top",
+    "write_network_files",
+]
