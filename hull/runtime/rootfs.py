@@ -273,6 +273,9 @@ def _mount_cgroup(rootfs: str, dest: str, m: Mount, flags: int, ctx: MountContex
     else:
         linux.mount("tmpfs", dest, "tmpfs", base, "mode=755")
         for name, hostdir, subpath, opts in _v1_hierarchies(ctx.cgroup_paths):
+            if subpath is None:
+                # a hierarchy the container is not in: its root is the host's
+                continue
             sub = os.path.join(dest, name)
             os.makedirs(sub, exist_ok=True)
             if ctx.cgroupns:
@@ -285,6 +288,10 @@ def _mount_cgroup(rootfs: str, dest: str, m: Mount, flags: int, ctx: MountContex
                 )
             else:
                 linux.mount(hostdir + subpath, sub, None, linux.MS_BIND | linux.MS_REC, None)
+            if flags & linux.MS_RDONLY:
+                # each hierarchy is a mount of its own: the tmpfs's ro does not reach it
+                ro = linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY | base
+                linux.mount(None, sub, None, ro, None)
             if "," in name:
                 for alias in name.split(","):
                     if not os.path.lexists(os.path.join(dest, alias)):
@@ -295,9 +302,12 @@ def _mount_cgroup(rootfs: str, dest: str, m: Mount, flags: int, ctx: MountContex
         )
 
 
-def _v1_hierarchies(paths: dict[str, str]) -> list[tuple[str, str, str, str]]:
-    """(dir name, host mount point, container cgroup subpath, super options) per hierarchy."""
-    out: list[tuple[str, str, str, str]] = []
+def _v1_hierarchies(paths: dict[str, str]) -> list[tuple[str, str, str | None, str]]:
+    """(dir name, host mount point, container cgroup subpath, super options) per hierarchy.
+
+    The subpath is None for a hierarchy the container has no cgroup in.
+    """
+    out: list[tuple[str, str, str | None, str]] = []
     with open("/proc/self/mountinfo", "rb") as f:
         for line in f.read().decode().splitlines():
             fields = line.split(" ")
@@ -310,12 +320,12 @@ def _v1_hierarchies(paths: dict[str, str]) -> list[tuple[str, str, str, str]]:
             superopts = [o for o in fields[sep + 3].split(",") if o not in ("rw", "ro", "relatime")]
             name = os.path.basename(mnt)
             opts = ",".join(superopts)
-            sub = ""
+            sub: str | None = None
             for path in paths.values():
                 if path.startswith(mnt + "/") or path == mnt:
                     sub = path[len(mnt) :]
                     break
-            if mroot != "/" and sub.startswith(mroot):
+            if sub is not None and mroot != "/" and sub.startswith(mroot):
                 sub = sub[len(mroot) :]
             out.append((name, mnt, sub, opts))
     return out

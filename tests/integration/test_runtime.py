@@ -386,3 +386,21 @@ def test_delete_cleans_up_after_killed_create(hull_rt: Runtime, make_bundle: Any
                 continue
             if cmd[:2] == [b"sleep", marker.encode()]:
                 os.kill(int(pid), signal.SIGKILL)
+
+
+def test_cgroup_mount_is_read_only_and_only_the_containers(
+    runtime: Runtime, make_bundle: Any
+) -> None:
+    script = (
+        "mkdir /sys/fs/cgroup/memory/escape 2>&1; echo rc=$?;"
+        " ls /sys/fs/cgroup; cat /sys/fs/cgroup/memory/memory.limit_in_bytes"
+    )
+
+    def edit(c: dict[str, Any]) -> None:
+        c["linux"]["resources"]["memory"] = {"limit": 48 << 20}
+
+    res = run(runtime, make_bundle(["sh", "-c", script], edit))
+    assert "Read-only file system" in res.stdout
+    assert "rc=1" in res.stdout
+    # the container's own memory cgroup, not the host's root
+    assert res.stdout.split()[-1] == str(48 << 20)
