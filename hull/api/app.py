@@ -7,14 +7,26 @@ keeps one connection per thread, so routes call it from worker threads with
 containers and images, the storage driver) and ``image_users`` (which
 containers use an image, for ``rmi``, prune and ``system df``); until it
 does, ``ImageInventory`` counts the images and no container uses any.
+
+``App.engine`` is the container engine (:class:`hull.engine.Engine`) on the
+same data root, exec root and runtimes, publishing its container events to
+the bus. It is opened on first use (or by ``Daemon.start`` when a previous
+daemon left containers or a running monitor behind) because opening it
+starts the container monitor, a detached process that outlives hulld by
+design. Once it exists, ``App.images`` is the engine's own image service,
+and ``image_users`` / the ``/info`` counts come from the one database.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from .config import Config
@@ -22,6 +34,8 @@ from .events import EventBus
 from .router import Router
 
 if TYPE_CHECKING:
+    from hull.engine.engine import Engine
+    from hull.engine.volumes import VolumeManager
     from hull.images import ImageService, UsedBy
 
 # image ID → the containers using it (the engine's answer; none before it exists)
@@ -83,8 +97,17 @@ class ImageInventory(EmptyInventory):
     def counts(self) -> Counts:
         from hull import metadata as md
 
+        db = self._app.images.db
+        running = paused = stopped = 0
+        for rec in md.list_containers(db):
+            if rec.state.get("Paused"):
+                paused += 1
+            elif rec.state.get("Running"):
+                running += 1
+            else:
+                stopped += 1
         # every image, intermediate ones included, as dockerd's CountImages
-        return Counts(images=len(md.list_images(self._app.images.db)))
+        return Counts(running, paused, stopped, images=len(md.list_images(db)))
 
     def storage_driver(self) -> tuple[str, list[list[str]]]:
         return self._app.images.snapshots.driver, []
@@ -92,6 +115,26 @@ class ImageInventory(EmptyInventory):
 
 def _no_users(image_id: str) -> Sequence[UsedBy]:
     return ()
+
+
+def resolve_runtime(path: str) -> str:
+    """A runtime given by bare name: beside ``sys.argv[0]``, beside Python, or on PATH."""
+    if "/" in path:
+        return path
+    bases = []
+    if sys.argv and sys.argv[0] not in ("", "-c", "-m"):
+        bases.append(Path(sys.argv[0]).resolve().parent)
+    bases.append(Path(sys.executable).parent)
+    for base in bases:
+        cand = base / path
+        if cand.is_file() and os.access(cand, os.X_OK):
+            return str(cand)
+    return shutil.which(path) or path
+
+
+def resolve_runtimes(runtimes: Mapping[str, str]) -> dict[str, str]:
+    """``--add-runtime`` and the built-in runtimes with bare names made paths."""
+    return {name: resolve_runtime(path) for name, path in runtimes.items()}
 
 
 @dataclass
@@ -107,11 +150,89 @@ class App:
     image_users: ImageUsers = _no_users
     _images: ImageService | None = field(default=None, repr=False)
     _images_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _engine: Engine | None = field(default=None, repr=False)
+    _engine_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _replaced: list[ImageService] = field(default_factory=list, repr=False)
+    # hooks run on every new engine (the API's attach-before-start monitor client)
+    engine_hooks: list[Callable[[Engine], None]] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.image_users is _no_users:
+            self.image_users = self._db_image_users
+
+    def _db_image_users(self, image_id: str) -> Sequence[UsedBy]:
+        from hull import metadata as md
+        from hull.images import UsedBy
+
+        db = self.images.db
+        out = []
+        for cid in md.containers_using_image(db, image_id):
+            try:
+                rec = md.get_container(db, cid)
+            except Exception:  # removed meanwhile
+                continue
+            out.append(UsedBy(cid, bool(rec.state.get("Running"))))
+        return out
 
     def get_inventory(self) -> Inventory:
         if self.inventory is None:
             self.inventory = ImageInventory(self)
         return self.inventory
+
+    @property
+    def has_engine(self) -> bool:
+        return self._engine is not None
+
+    @property
+    def engine(self) -> Engine:
+        """The container engine, opened (and its monitor started) on first use; blocking."""
+        with self._engine_lock:
+            if self._engine is None:
+                from hull.engine.engine import Engine
+
+                cfg = self.config
+                bus = self.events
+
+                def sink(type: str, action: str, actor: str, attrs: Mapping[str, str]) -> None:
+                    bus.publish(type, action, actor, attrs)
+
+                eng = Engine(
+                    cfg.data_root,
+                    cfg.exec_root,
+                    runtimes=resolve_runtimes(cfg.runtimes),
+                    default_runtime=cfg.default_runtime,
+                    events=sink,
+                    watch=True,
+                )
+                for hook in self.engine_hooks:
+                    hook(eng)
+                with self._images_lock:
+                    if self._images is not None:
+                        # requests in flight may still use it: closed at App.close
+                        self._replaced.append(self._images)
+                    self._images = eng.images
+                self._engine = eng
+                eng.recover()
+            return self._engine
+
+    @property
+    def volumes(self) -> VolumeManager:
+        """The volumes (the engine's manager if it is open; the monitor is not needed)."""
+        if self._engine is not None:
+            return self._engine.volumes
+        from hull.engine.volumes import VolumeManager
+
+        return VolumeManager(self.config.data_root, self.images.db)
+
+    def wants_engine_at_start(self) -> bool:
+        """Whether a previous daemon left containers or a running monitor to reconcile."""
+        cdir = self.config.data_root / "containers"
+        try:
+            if any(cdir.iterdir()):
+                return True
+        except OSError:
+            pass
+        return (self.config.exec_root / "monitor" / "monitor.sock").exists()
 
     @property
     def images(self) -> ImageService:
@@ -124,11 +245,27 @@ class App:
             return self._images
 
     def close(self) -> None:
-        """Close what was opened on demand (the image store's database)."""
+        """Close what was opened on demand (the engine's watcher, the image store's database)."""
+        with self._engine_lock:
+            eng, self._engine = self._engine, None
         with self._images_lock:
-            if self._images is not None:
+            if eng is not None:
+                eng.close()  # closes eng.images too
+            elif self._images is not None:
                 self._images.close()
-                self._images = None
+            self._images = None
+            for svc in self._replaced:
+                svc.close()
+            self._replaced.clear()
 
 
-__all__ = ["App", "Counts", "EmptyInventory", "ImageInventory", "ImageUsers", "Inventory"]
+__all__ = [
+    "App",
+    "Counts",
+    "EmptyInventory",
+    "ImageInventory",
+    "ImageUsers",
+    "Inventory",
+    "resolve_runtime",
+    "resolve_runtimes",
+]

@@ -11,7 +11,11 @@ process has: the pid file lock, signals and the child subreaper.
 Lifecycle: ``start()`` takes the pid file (a live hulld holding it is an
 error), opens the listeners (sockets 0660), and returns; ``stop()`` stops
 accepting, lets requests in flight finish within ``shutdown_timeout``,
-removes the sockets and the pid file.
+removes the sockets and the pid file. The container engine is opened at
+start when a previous daemon left containers or a monitor behind (it then
+reconciles them with the monitor and applies restart policies), else on the
+first request that needs it; ``stop()`` closes its exit watcher. The
+monitor and the containers it runs outlive hulld by design.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from .app import App
 from .config import DEFAULT_EXEC_ROOT, DEFAULT_HOST, LOG_LEVELS, Config, builtin_runtimes
 from .router import Router
 from .routes import register
+from .routes.containers_common import install_attach_monitor
 from .server import Server
 
 log = logging.getLogger("hull.api")
@@ -81,6 +86,7 @@ class Daemon:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.app = App(config=config, router=register(Router()))
+        self.app.engine_hooks.append(install_attach_monitor)
         self.server = Server(self.app)
         self.pidfile = PidFile(config.pidfile_path)
 
@@ -101,10 +107,14 @@ class Daemon:
                 from hull import linux
 
                 linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
+            if self.app.wants_engine_at_start():
+                # recover(): reconcile records with the monitor, restart policies
+                await asyncio.to_thread(lambda: self.app.engine)
             for host in self.config.hosts:
                 await self.server.listen(host)
         except BaseException:
             await self.server.close(0)
+            await asyncio.to_thread(self.app.close)
             self.pidfile.release()
             raise
         log.info("hulld %s started (pid %d)", __version__, os.getpid())
@@ -113,7 +123,8 @@ class Daemon:
         """Stop accepting, finish requests in flight (bounded), clean up."""
         log.info("hulld shutting down")
         await self.server.close(self.config.shutdown_timeout)
-        self.app.close()  # the image store's database, if a request opened it
+        # the engine's exit watcher and the image store's database, if opened
+        await asyncio.to_thread(self.app.close)
         self.pidfile.release()
 
     async def serve(self, stop: asyncio.Event) -> None:

@@ -2,7 +2,8 @@
 
 Each module defines ``ROUTES``: (method, pattern) pairs served by its
 ``handle(request)``. No endpoint answers with made-up data: routes the
-engine will serve are added with the engine.
+engine will serve are added with the engine. Modules named ``*_common``
+hold what a family of routes shares and serve nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +29,37 @@ MODULES = (
     "images_push",
     "auth",
     "system_df",
+    "containers_create",
+    "containers_list",
+    "containers_inspect",
+    "containers_start",
+    "containers_stop",
+    "containers_restart",
+    "containers_kill",
+    "containers_pause",
+    "containers_unpause",
+    "containers_wait",
+    "containers_delete",
+    "containers_rename",
+    "containers_logs",
+    "containers_attach",
+    "containers_resize",
+    "containers_top",
+    "containers_stats",
+    "containers_changes",
+    "containers_export",
+    "containers_archive",
+    "containers_prune",
+    "containers_commit",
+    "exec_create",
+    "exec_start",
+    "exec_resize",
+    "exec_inspect",
+    "volumes_list",
+    "volumes_create",
+    "volumes_inspect",
+    "volumes_delete",
+    "volumes_prune",
 )
 
 

@@ -2,8 +2,9 @@
 
 Prints a JSON array indented by 4 spaces (the docker CLI's
 ``IndentedInspector``), or each object through ``--format``. Objects are
-looked up by type in ``KINDS`` order: images for now; containers,
-volumes and networks join as the engine serves them. ``hull image
+looked up by type in ``KINDS`` order, as docker: containers, images,
+volumes (networks join as the engine serves them); ``-s`` asks for the
+containers' sizes. ``hull image
 inspect`` is this verb with ``--type image``.
 """
 
@@ -15,6 +16,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from hull.client import quote_segment
 from hull.errors import HullError, NotFound
 
 from ..errors import daemon_message
@@ -24,8 +26,18 @@ from .images import image_path
 NEEDS_DAEMON = True
 
 # type → (how to fetch one object, the noun in "No such <noun>")
-KINDS: dict[str, tuple[Callable[[Any, str], Any], str]] = {
-    "image": (lambda client, name: client.get(image_path(name, "/json")), "image"),
+KINDS: dict[str, tuple[Callable[[Any, str, bool], Any], str]] = {
+    "container": (
+        lambda client, name, size: client.get(
+            "/containers/" + quote_segment(name) + "/json", params={"size": size or None}
+        ),
+        "container",
+    ),
+    "image": (lambda client, name, size: client.get(image_path(name, "/json")), "image"),
+    "volume": (
+        lambda client, name, size: client.get("/volumes/" + quote_segment(name)),
+        "volume",
+    ),
 }
 
 
@@ -42,13 +54,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return configure(sub.add_parser("inspect", help="Return low-level information on hull objects"))
 
 
-def find(client: Any, name: str, kind: str | None) -> Any:
+def find(client: Any, name: str, kind: str | None, size: bool = False) -> Any:
     """The object called ``name``: of ``kind``, else the first type that has one."""
     kinds = [kind] if kind else list(KINDS)
     for k in kinds:
         fetch, _ = KINDS[k]
         try:
-            return fetch(client, name)
+            return fetch(client, name, size)
         except NotFound:
             continue
     noun = KINDS[kind][1] if kind else "object"
@@ -62,13 +74,15 @@ def indented(objects: list[Any]) -> str:
     return json.dumps(objects, indent=4, ensure_ascii=False) + "\n"
 
 
-def inspect(client: Any, names: list[str], kind: str | None, fmt: str | None) -> int:
+def inspect(
+    client: Any, names: list[str], kind: str | None, fmt: str | None, size: bool = False
+) -> int:
     """Print the objects; errors after them, exit 1 if any."""
     found: list[Any] = []
     errors: list[str] = []
     for name in names:
         try:
-            found.append(find(client, name, kind))
+            found.append(find(client, name, kind, size))
         except NotFound as exc:
             if exc.message.startswith("Error: "):
                 errors.append(exc.message)
@@ -88,4 +102,6 @@ def inspect(client: Any, names: list[str], kind: str | None, fmt: str | None) ->
 
 
 def run(args: argparse.Namespace, client: Any) -> int:
-    return inspect(client, args.names, getattr(args, "type", None), args.format)
+    return inspect(
+        client, args.names, getattr(args, "type", None), args.format, getattr(args, "size", False)
+    )

@@ -298,7 +298,7 @@ class Monitor:
             conn.mode = "req"
             self.want_read(conn.fd, partial(self._conn_read, conn))
         proc.waiters.clear()
-        for conn in proc.attachers:
+        for conn in list(proc.attachers):
             self.close_conn(conn, flush=True)
         proc.attachers.clear()
         if proc.exec_id is None:

@@ -37,7 +37,7 @@ def test_ping_negotiate_get(daemon: Daemon) -> None:
 def test_errors_map_back(daemon: Daemon) -> None:
     c = Client(daemon.addresses[0])
     with pytest.raises(NotFound, match="page not found"):
-        c.get("/containers/json")
+        c.get("/no/such/route")
     with pytest.raises(InvalidArgument, match="too new"):
         Client(daemon.addresses[0], version="1.99").get("/version")
 
