@@ -23,6 +23,9 @@ cleanup() {
     [ -f "$work/hulld.pid" ] && kill "$(cat "$work/hulld.pid")" 2>/dev/null
     [ -f "$work/docker.pid" ] && kill "$(cat "$work/docker.pid")" 2>/dev/null
     sleep 2
+    # the monitor outlives hulld by design
+    [ -f "$work/hull-exec/monitor/monitor.pid" ] && \
+        kill "$(cat "$work/hull-exec/monitor/monitor.pid")" 2>/dev/null
     $P system reset --force >/dev/null 2>&1 || true
     for m in $(awk -v w="$work" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
         umount -l "$m" 2>/dev/null || true
@@ -45,11 +48,26 @@ $HULL -H "unix://$hsock" save -o "$work/busybox.tar" busybox
 $DOCKER -H "unix://$dsock" load -i "$work/busybox.tar" >/dev/null
 $P load -i "$work/busybox.tar" >/dev/null 2>&1
 
-hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/result.json" \
-  -n hull "$HULL -H unix://$hsock run --rm --network none busybox true" \
-  -n docker "$DOCKER -H unix://$dsock run --rm --network none busybox true" \
-  -n podman "$P run --rm --network none --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 busybox true" \
+# crun 1.8 refuses this hybrid cgroup host unless the unified mount's
+# cgroup.controllers looks empty: measure all three in a private mount
+# namespace with an empty file bound over it (the daemons are reached by
+# their sockets, which the namespace still sees).
+: > "$work/empty"
+cat > "$work/measure.sh" <<INNER
+set -e
+mount --bind "$work/empty" /sys/fs/cgroup/unified/cgroup.controllers
+for cmd in "$HULL -H unix://$hsock run --rm --network none busybox true" \\
+    "$DOCKER -H unix://$dsock run --rm --network none busybox true" \\
+    "$P run --rm --network none --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 busybox true"; do
+    \$cmd || { echo "failed: \$cmd" >&2; exit 1; }
+done
+hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/result.json" \\
+  -n hull "$HULL -H unix://$hsock run --rm --network none busybox true" \\
+  -n docker "$DOCKER -H unix://$dsock run --rm --network none busybox true" \\
+  -n podman "$P run --rm --network none --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 busybox true" \\
   >/dev/null
+INNER
+unshare -m --propagation private sh "$work/measure.sh"
 .venv/bin/python - "$work/result.json" <<'PY'
 import json, statistics, sys
 res = {r["command"]: statistics.median(r["times"]) * 1000 for r in json.load(open(sys.argv[1]))["results"]}
