@@ -366,9 +366,9 @@ def _version() -> int:
 
 
 def _dispatch(verb: str, args: Args, root: str) -> int:
-    from hull.runtime import container as c
-
     if verb in ("create", "run"):
+        from hull.runtime import container as c
+
         opts = c.CreateOptions(root, _need_id(args, verb), args.text("bundle") or ".")
         opts.console_socket = args.text("console-socket")
         opts.pid_file = args.text("pid-file")
@@ -377,8 +377,10 @@ def _dispatch(verb: str, args: Args, root: str) -> int:
         opts.preserve_fds = _int(args.text("preserve-fds", "0"), "--preserve-fds")
         opts.detach = args.flag("detach")
         return c.create(opts, run=verb == "run")
+    from hull.runtime import control as ctl
+
     if verb == "start":
-        c.start(root, _need_id(args, verb))
+        ctl.start(root, _need_id(args, verb))
         return 0
     if verb == "state":
         from hull.runtime import state as st
@@ -389,16 +391,16 @@ def _dispatch(verb: str, args: Args, root: str) -> int:
     if verb == "kill":
         cid = _need_id(args, verb)
         sig = parse_signal(args.pos[1]) if len(args.pos) > 1 else 15
-        c.kill(root, cid, sig, args.flag("all"))
+        ctl.kill(root, cid, sig, args.flag("all"))
         return 0
     if verb == "delete":
-        c.delete(root, _need_id(args, verb), args.flag("force"))
+        ctl.delete(root, _need_id(args, verb), args.flag("force"))
         return 0
     if verb == "pause":
-        c.pause(root, _need_id(args, verb))
+        ctl.pause(root, _need_id(args, verb))
         return 0
     if verb == "resume":
-        c.resume(root, _need_id(args, verb))
+        ctl.resume(root, _need_id(args, verb))
         return 0
     from hull.runtime import verbs
 

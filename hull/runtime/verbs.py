@@ -12,7 +12,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from hull.errors import FailedPrecondition, InvalidArgument, NotFound
-from hull.runtime import container as c
+from hull.runtime import control
+from hull.runtime import exec as c
 from hull.runtime import state as st
 
 if TYPE_CHECKING:
@@ -154,7 +155,7 @@ def print_table(rows: list[list[str]]) -> None:
 
 def cmd_ps(args: Args, root: str) -> int:
     cid = _need_id(args, "ps")
-    pids = c.pids(root, cid)
+    pids = control.pids(root, cid)
     fmt = args.text("format", "table")
     if fmt == "json":
         print(json.dumps(pids))
