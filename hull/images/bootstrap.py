@@ -191,31 +191,46 @@ def debootstrap_tarball(
     service: ImageService, suite: str, mirror: str | None = None, variant: str = "minbase"
 ) -> Path:
     """The cached rootfs tarball of ``suite`` (made with debootstrap on first use)."""
-    arch = subprocess.run(
-        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
-    ).stdout.strip()
     cache_dir = service.data_root / "cache"
     cache_dir.mkdir(exist_ok=True)
+    return debootstrap_cached(cache_dir, suite, mirror, variant)
+
+
+def _arch() -> str:
+    return subprocess.run(
+        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def debootstrap_path(cache_dir: Path, suite: str, variant: str = "minbase") -> Path:
+    """Where the tarball of ``suite`` is cached for this machine's architecture."""
+    arch = _arch()
     suffix = "" if variant == "minbase" else f"-{variant}"
-    cache = cache_dir / f"debootstrap-{suite}-{arch}{suffix}.tar"
+    return cache_dir / f"debootstrap-{suite}-{arch}{suffix}.tar"
+
+
+def debootstrap_cached(
+    cache_dir: Path, suite: str, mirror: str | None = None, variant: str = "minbase"
+) -> Path:
+    """The rootfs tarball of ``suite`` in ``cache_dir``, made with debootstrap if missing.
+
+    Shared by the image service and by ``hull bootstrap debian`` (which builds
+    the rootfs on the client side and imports it through the daemon).
+    """
+    cache = debootstrap_path(cache_dir, suite, variant)
     if cache.exists():
         return cache
+    arch = _arch()
     ensure_package("debootstrap", Path("/usr/sbin/debootstrap"))
     url = mirror or host_mirror()
     work = Path(tempfile.mkdtemp(prefix="tmp-debootstrap-", dir=cache_dir))
     try:
         res = subprocess.run(
-            [
-                "debootstrap",
-                f"--variant={variant}",
-                f"--arch={arch}",
-                suite,
-                str(work / "root"),
-                url,
-            ],
+            ["debootstrap", f"--variant={variant}", f"--arch={arch}", suite, str(work / "root"),
+             url],
             capture_output=True,
             text=True,
-        )
+        )  # fmt: skip
         _unmount_under(work)
         if res.returncode != 0:
             tail = "\n".join((res.stdout + res.stderr).strip().splitlines()[-5:])
@@ -270,6 +285,8 @@ __all__ = [
     "DEFAULT_PATH",
     "bootstrap_busybox",
     "bootstrap_debian",
+    "debootstrap_cached",
+    "debootstrap_path",
     "debootstrap_tarball",
     "ensure_package",
     "host_mirror",

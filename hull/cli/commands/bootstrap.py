@@ -21,14 +21,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from hull.errors import FailedPrecondition, Internal
+from hull.errors import FailedPrecondition
 
 from .import_ import import_tarball
 from .load import StreamError
@@ -87,48 +85,17 @@ def busybox(client: Any, name: str, binary: Path) -> str:
 
 def debootstrap_tarball(suite: str, mirror: str | None, variant: str) -> Path:
     """The cached rootfs tar of ``suite`` (made with debootstrap on first use)."""
-    from hull.archive import diff_dir
-    from hull.images.bootstrap import _unmount_under, ensure_package, host_mirror
+    from hull.images.bootstrap import debootstrap_cached, debootstrap_path
 
-    arch = subprocess.run(
-        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
-    ).stdout.strip()
     cache = cache_dir()
-    suffix = "" if variant == "minbase" else f"-{variant}"
-    tarball = cache / f"debootstrap-{suite}-{arch}{suffix}.tar"
-    if tarball.exists():
-        return tarball
-    if os.geteuid() != 0:
+    tarball = debootstrap_path(cache, suite, variant)
+    if not tarball.exists() and os.geteuid() != 0:
         raise FailedPrecondition(
             f"no cached {tarball.name} in {cache} and debootstrap needs root: "
             "run 'hull bootstrap debian' as root once (it caches in /var/cache/hull)"
         )
-    ensure_package("debootstrap", Path("/usr/sbin/debootstrap"))
     cache.mkdir(parents=True, exist_ok=True)
-    url = mirror or host_mirror()
-    work = Path(tempfile.mkdtemp(prefix="tmp-debootstrap-", dir=cache))
-    try:
-        cmd = ["debootstrap", f"--variant={variant}", f"--arch={arch}", suite, str(work / "root")]
-        res = subprocess.run([*cmd, url], capture_output=True, text=True)
-        _unmount_under(work)
-        if res.returncode != 0:
-            tail = "\n".join((res.stdout + res.stderr).strip().splitlines()[-5:])
-            raise Internal(f"debootstrap {suite} from {url} failed:\n{tail}")
-        # apt's lists and downloaded packages are no part of an image (as Docker's debian)
-        for junk in ("var/lib/apt/lists", "var/cache/apt/archives"):
-            for p in (work / "root" / junk).glob("*"):
-                if p.is_file() and p.name != "lock":
-                    p.unlink()
-        tmp = work / "rootfs.tar"
-        with open(tmp, "wb") as out:
-            diff_dir(work / "root", out, format="none")
-            out.flush()
-            os.fsync(out.fileno())
-        os.rename(tmp, tarball)
-    finally:
-        _unmount_under(work)
-        shutil.rmtree(work, ignore_errors=True)
-    return tarball
+    return debootstrap_cached(cache, suite, mirror, variant)
 
 
 def debian(client: Any, name: str, suite: str, mirror: str | None, variant: str) -> str:
