@@ -13,40 +13,10 @@ scripts/apt-install.sh busybox-static docker.io podman crun hyperfine
 [ -x .venv/bin/hull ] || make setup
 work=$(mktemp -d /tmp/hull-bench-run.XXXXXX)
 chmod 755 "$work"
-HULL=$PWD/.venv/bin/hull
-DOCKER=/usr/bin/docker
-hsock="$work/hull.sock"
-dsock="$work/docker.sock"
-P="podman --root $work/podman/root --runroot $work/podman/run --tmpdir $work/podman/tmp \
---storage-driver overlay --cgroup-manager cgroupfs --events-backend file --runtime crun"
-cleanup() {
-    [ -f "$work/hulld.pid" ] && kill "$(cat "$work/hulld.pid")" 2>/dev/null
-    [ -f "$work/docker.pid" ] && kill "$(cat "$work/docker.pid")" 2>/dev/null
-    sleep 2
-    # the monitor outlives hulld by design
-    [ -f "$work/hull-exec/monitor/monitor.pid" ] && \
-        kill "$(cat "$work/hull-exec/monitor/monitor.pid")" 2>/dev/null
-    $P system reset --force >/dev/null 2>&1 || true
-    for m in $(awk -v w="$work" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
-        umount -l "$m" 2>/dev/null || true
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-
-.venv/bin/hulld --data-root "$work/hull-data" --exec-root "$work/hull-exec" -H "unix://$hsock" \
-    --pidfile "$work/hulld.pid" >"$work/hulld.log" 2>&1 &
-dockerd --data-root "$work/docker-data" --exec-root "$work/docker-exec" -H "unix://$dsock" \
-    --pidfile "$work/docker.pid" --bridge none --iptables=false --ip-masq=false \
-    >"$work/dockerd.log" 2>&1 &
-i=0; until [ -S "$hsock" ] && [ -S "$dsock" ]; do
-    i=$((i + 1)); [ $i -lt 300 ] || { echo "daemons did not start" >&2; exit 1; }; sleep 0.1
-done
-sleep 1
-$HULL -H "unix://$hsock" bootstrap busybox >/dev/null
-$HULL -H "unix://$hsock" save -o "$work/busybox.tar" busybox
-$DOCKER -H "unix://$dsock" load -i "$work/busybox.tar" >/dev/null
-$P load -i "$work/busybox.tar" >/dev/null 2>&1
+PODMAN_RUNTIME=crun
+. bench/lib/engines.sh
+trap engines_cleanup EXIT INT TERM
+engines_start
 
 # crun 1.8 refuses this hybrid cgroup host unless the unified mount's
 # cgroup.controllers looks empty: measure all three in a private mount
