@@ -15,8 +15,6 @@ import sys
 
 from hull.errors import HullError, Unauthorized, Unavailable
 
-from .gofmt import TemplateError
-
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_TEMPLATE = 64
@@ -46,7 +44,9 @@ def report(exc: BaseException, run_like: bool = False) -> int:
     if isinstance(exc, UsageError):
         print(f"{exc.message}\nSee '{exc.prog} --help'.", file=sys.stderr)
         return EXIT_USAGE
-    if isinstance(exc, TemplateError):
+    # a template error can only come from gofmt, so it is imported only if loaded
+    gofmt = sys.modules.get("hull.cli.gofmt")
+    if gofmt is not None and isinstance(exc, gofmt.TemplateError):
         if exc.parse:
             print(f"template parsing error: {exc}", file=sys.stderr)
             return EXIT_TEMPLATE

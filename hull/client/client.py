@@ -14,17 +14,15 @@ that cannot be reached is ``Unavailable`` naming the address.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json as jsonlib
 import socket
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from hull.errors import HullError, InvalidArgument, Unavailable
 
 from .errors import cannot_connect, error_for_status
+from .http11 import Connection, ProtocolError, Response
 from .transport import open_connection, open_socket, resolve_host
 
 CLIENT_API_VERSION = "1.43"
@@ -50,30 +48,36 @@ def encode_params(params: Params) -> str:
             items.append((k, jsonlib.dumps(v, separators=(",", ":"))))
         else:
             items.append((k, str(v)))
-    return urlencode(items)
+    return "&".join(f"{quote(k)}={quote(v)}" for k, v in items)
 
 
-@dataclass(frozen=True)
 class Reply:
     """A whole response."""
 
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
 
     def json(self) -> Any:
         """The body as JSON, ``None`` if empty."""
         return jsonlib.loads(self.body) if self.body.strip() else None
 
 
-@dataclass(frozen=True)
 class Ping:
     """What ``/_ping`` says about the daemon."""
 
-    api_version: str
-    os_type: str
-    experimental: bool
-    builder_version: str
+    __slots__ = ("api_version", "builder_version", "experimental", "os_type")
+
+    def __init__(
+        self, api_version: str, os_type: str, experimental: bool, builder_version: str
+    ) -> None:
+        self.api_version = api_version
+        self.os_type = os_type
+        self.experimental = experimental
+        self.builder_version = builder_version
 
 
 class Hijacked:
@@ -133,7 +137,7 @@ class Client:
         self.host = resolve_host(host)
         self.timeout = timeout
         self._version = version
-        self._conn: http.client.HTTPConnection | None = None
+        self._conn: Connection | None = None
 
     # ------------------------------------------------------------ plumbing
 
@@ -163,15 +167,15 @@ class Client:
 
     def _send(
         self,
-        conn: http.client.HTTPConnection,
+        conn: Connection,
         method: str,
         url: str,
         body: bytes | None,
         headers: Mapping[str, str] | None,
-    ) -> http.client.HTTPResponse:
+    ) -> Response:
         hdrs = dict(headers or {})
         try:
-            conn.request(method, url, body=body, headers=hdrs)
+            conn.request(method, url, body, hdrs)
             return conn.getresponse()
         except (FileNotFoundError, ConnectionRefusedError, PermissionError) as exc:
             conn.close()
@@ -209,7 +213,7 @@ class Client:
             try:
                 resp = self._send(self._conn, method, url, body, hdrs)
                 payload = resp.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            except (ProtocolError, BrokenPipeError, ConnectionResetError):
                 self.close()
                 # a kept-alive connection the daemon closed: retry once on a fresh one
                 if reused and attempt == 0 and method in ("GET", "HEAD"):
@@ -383,9 +387,19 @@ def _loads(line: bytes) -> Any:
         raise InvalidArgument(f"malformed JSON message from the daemon: {line[:200]!r}") from exc
 
 
+_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+
+
+def quote(s: str) -> str:
+    """Percent-encode everything but RFC 3986's unreserved characters."""
+    if s.isascii() and s.isalnum():
+        return s
+    return "".join(chr(b) if b in _SAFE else f"%{b:02X}" for b in s.encode())
+
+
 def quote_segment(s: str) -> str:
     """A value for one path segment (``/containers/{id}``)."""
-    return quote(s, safe="")
+    return quote(s)
 
 
 __all__ = [

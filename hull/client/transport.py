@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import http.client
 import os
 import socket
 
 from hull.errors import InvalidArgument
+
+from .http11 import Connection
 
 DEFAULT_HOST = "unix:///run/hull/hull.sock"
 
@@ -35,30 +36,10 @@ def parse_host(host: str) -> tuple[str, str, int]:
     raise InvalidArgument(f"invalid host {host!r}: expected unix:///PATH or tcp://HOST:PORT")
 
 
-class UnixHTTPConnection(http.client.HTTPConnection):
-    """``http.client`` over a unix socket (the Host header says ``localhost``)."""
-
-    def __init__(self, path: str, timeout: float | None = None) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(self.timeout)
-            sock.connect(self.path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
-
-
-def open_connection(host: str, timeout: float | None) -> http.client.HTTPConnection:
-    """An unconnected ``HTTPConnection`` to ``host``."""
+def open_connection(host: str, timeout: float | None) -> Connection:
+    """An unconnected keep-alive connection to ``host`` (it connects on first use)."""
     kind, where, port = parse_host(host)
-    if kind == "unix":
-        return UnixHTTPConnection(where, timeout=timeout)
-    return http.client.HTTPConnection(where, port, timeout=timeout)
+    return Connection(kind, where, port, timeout)
 
 
 def open_socket(host: str, timeout: float | None) -> socket.socket:
@@ -78,7 +59,6 @@ def open_socket(host: str, timeout: float | None) -> socket.socket:
 
 __all__ = [
     "DEFAULT_HOST",
-    "UnixHTTPConnection",
     "open_connection",
     "open_socket",
     "parse_host",

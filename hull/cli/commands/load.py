@@ -38,7 +38,7 @@ def upload(
 
     url = client.url(path) + (f"?{urlencode(list(query))}" if query else "")
     conn = open_connection(client.host, None)
-    conn.blocksize = CHUNK  # http.client reads (and sends) the file in pieces this big
+    conn.blocksize = CHUNK  # the file is read and sent in pieces this big
     try:
         try:
             if body is None:

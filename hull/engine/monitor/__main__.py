@@ -90,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     if ready_w >= 0:
         os.write(ready_w, b"ok\n")
         os.close(ready_w)
+    from hull.engine.monitor.inproc import preload
+
+    preload()  # after "ready": the daemon does not wait, the first start does not pay
     try:
         monitor.serve()
     finally:

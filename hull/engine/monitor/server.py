@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from hull import errors
+from hull.engine.monitor import inproc
 from hull.engine.monitor import protocol as p
 from hull.engine.monitor.logs import rfc3339nano
 from hull.engine.monitor.procs import Conn, Proc, oom_count, write_exit_file
@@ -189,14 +190,17 @@ class Monitor:
         """Start a runtime helper; ``on_exit(wait status)`` runs when it is reaped."""
         actions = [(os.POSIX_SPAWN_DUP2, fd, i) for i, fd in enumerate(stdio)]
         try:
-            pid = os.posix_spawn(
-                argv[0],
-                argv,
-                os.environ,
-                file_actions=actions,
-                setsigdef=_SPAWN_SIGDEF,
-                setsigmask=(),
-            )
+            if inproc.is_hull_runtime(argv[0]) and inproc.current():
+                pid = inproc.fork_runtime(argv, stdio, _SPAWN_SIGDEF)
+            else:
+                pid = os.posix_spawn(
+                    argv[0],
+                    argv,
+                    os.environ,
+                    file_actions=actions,
+                    setsigdef=_SPAWN_SIGDEF,
+                    setsigmask=(),
+                )
         except FileNotFoundError:
             raise errors.ContainerExit(f"OCI runtime not found: {argv[0]}", 127) from None
         except PermissionError:

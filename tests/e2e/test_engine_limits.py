@@ -1,0 +1,94 @@
+"""Limits a user checks from the host, and state that outlives hulld, with the docker CLI.
+
+``--cpus 0.5`` is measured from the container's own cgroup (CPU time over
+wall time while a busy loop runs), not from what the engine says it set; the
+logs test stops hulld with SIGTERM and starts a new one on the same data
+root, as an upgrade or a crash-restart would.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from tests.conftest import REPO, requires_root
+from tests.e2e.test_containers_api import docker, hulld  # noqa: F401 - the fixture
+from tests.e2e.test_daemon_basics import hulld_cmd, wait_socket
+
+pytestmark = [requires_root]
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time used so far by the cgroup that ``pid`` is in (v1 cpuacct or v2 cpu.stat)."""
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "cpuacct" in controllers.split(","):
+            mount = "/sys/fs/cgroup/" + controllers
+            if not Path(mount).exists():
+                mount = "/sys/fs/cgroup/cpu,cpuacct"
+            return int(Path(mount + path, "cpuacct.usage").read_text()) / 1e9
+        if controllers == "" and Path("/sys/fs/cgroup/cgroup.controllers").exists():
+            stat = Path("/sys/fs/cgroup" + path, "cpu.stat").read_text()
+            usec = next(ln.split()[1] for ln in stat.splitlines() if ln.startswith("usage_usec"))
+            return int(usec) / 1e6
+    raise AssertionError(f"no cpu accounting cgroup for pid {pid}")
+
+
+def test_cpus_half_holds_a_busy_loop_near_half_a_core(hulld: Path) -> None:  # noqa: F811
+    tmp = hulld
+    r = docker(tmp, "run", "-d", "--network", "none", "--name", "busy", "--cpus", "0.5",
+               "busybox", "sh", "-c", "while :; do :; done")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    pid = int(docker(tmp, "inspect", "-f", "{{.State.Pid}}", "busy").stdout)
+    time.sleep(0.3)  # past the first CFS period's burst
+    c0, t0 = cpu_seconds(pid), time.monotonic()
+    time.sleep(2.0)
+    used = (cpu_seconds(pid) - c0) / (time.monotonic() - t0)
+    # 2 cores here: unlimited, the loop would take a whole core (1.0)
+    assert 0.35 < used < 0.65, f"busy loop used {used:.2f} of a core with --cpus 0.5"
+    assert docker(tmp, "rm", "-f", "busy").returncode == 0
+
+
+def test_logs_and_state_survive_a_daemon_restart(hulld: Path) -> None:  # noqa: F811
+    tmp = hulld
+    r = docker(tmp, "run", "--network", "none", "--name", "talker", "busybox",
+               "sh", "-c", "echo before-restart; echo to-stderr >&2; exit 3")  # fmt: skip
+    assert r.returncode == 3, r.stderr
+    r = docker(tmp, "run", "-d", "--network", "none", "--name", "sleeper", "busybox",
+               "sh", "-c", "echo up; exec sleep 60")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+
+    pid = int((tmp / "run" / "hulld.pid").read_text())
+    import os
+
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.time() + 20
+    while Path(f"/proc/{pid}").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    assert not (tmp / "hull.sock").exists()
+
+    proc = subprocess.Popen(hulld_cmd(tmp), stderr=subprocess.DEVNULL, cwd=REPO)
+    try:
+        wait_socket(tmp / "hull.sock", proc)
+        r = docker(tmp, "logs", "talker")
+        assert (r.stdout, r.stderr) == ("before-restart\n", "to-stderr\n")
+        r = docker(tmp, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "talker")
+        assert r.stdout.split() == ["exited", "3"]
+        r = docker(tmp, "ps", "--format", "{{.Names}} {{.Status}}")
+        assert r.stdout.startswith("sleeper Up"), r.stdout
+        assert docker(tmp, "logs", "sleeper").stdout == "up\n"
+        # the container hulld did not start is still driven by the new one
+        assert docker(tmp, "stop", "-t", "0", "sleeper").returncode == 0
+        r = docker(tmp, "inspect", "-f", "{{.State.Status}}", "sleeper")
+        assert r.stdout.strip() == "exited"
+    finally:
+        # the fixture's teardown stops the daemon it started; this one is ours
+        docker(tmp, "rm", "-f", "talker", "sleeper")
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
