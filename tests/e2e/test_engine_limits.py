@@ -92,3 +92,46 @@ def test_logs_and_state_survive_a_daemon_restart(hulld: Path) -> None:  # noqa: 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def cgroup_file(pid: int, controller: str, name: str) -> str:
+    """A v1 controller file of the cgroup that ``pid`` is in (v2: the unified file)."""
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            return Path(f"/sys/fs/cgroup/{controllers}{path}/{name}").read_text().strip()
+    v2 = {"memory.limit_in_bytes": "memory.max", "pids.max": "pids.max"}[name]
+    path = Path(f"/proc/{pid}/cgroup").read_text().split("::", 1)[1].strip()
+    return Path(f"/sys/fs/cgroup{path}/{v2}").read_text().strip()
+
+
+def test_update_a_running_and_a_stopped_container(hulld: Path) -> None:  # noqa: F811
+    tmp = hulld
+    r = docker(tmp, "run", "-d", "--network", "none", "--name", "upd", "-m", "64m",
+               "--pids-limit", "50", "busybox", "sleep", "60")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    pid = int(docker(tmp, "inspect", "-f", "{{.State.Pid}}", "upd").stdout)
+    assert cgroup_file(pid, "memory", "memory.limit_in_bytes") == str(64 << 20)
+    r = docker(tmp, "update", "-m", "96m", "--memory-swap", "192m", "--pids-limit", "20",
+               "--restart", "on-failure:2", "upd")  # fmt: skip
+    assert (r.returncode, r.stdout) == (0, "upd\n"), r.stderr
+    assert cgroup_file(pid, "memory", "memory.limit_in_bytes") == str(96 << 20)
+    assert cgroup_file(pid, "pids", "pids.max") == "20"
+    fmt = "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}"
+    assert docker(tmp, "inspect", "-f", fmt, "upd").stdout.split() == [
+        str(96 << 20), "20", "on-failure"]  # fmt: skip
+
+    r = docker(tmp, "update", "-m", "300m", "upd")
+    assert r.returncode != 0
+    assert "update the memoryswap at the same time" in r.stderr
+
+    # stopped: stored now, applied at the next start
+    assert docker(tmp, "stop", "-t", "0", "upd").returncode == 0
+    assert docker(tmp, "update", "--pids-limit", "33", "upd").returncode == 0
+    assert docker(tmp, "start", "upd").returncode == 0
+    pid = int(docker(tmp, "inspect", "-f", "{{.State.Pid}}", "upd").stdout)
+    assert cgroup_file(pid, "pids", "pids.max") == "33"
+    assert docker(tmp, "rm", "-f", "upd").returncode == 0
+
+    r = docker(tmp, "update", "--cpus", "0.5", "no-such-box")
+    assert r.returncode != 0 and "No such container: no-such-box" in r.stderr

@@ -51,6 +51,7 @@ MODULES = (
     "containers_archive",
     "containers_prune",
     "containers_commit",
+    "containers_update",
     "exec_create",
     "exec_start",
     "exec_resize",

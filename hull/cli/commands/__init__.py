@@ -47,6 +47,7 @@ VERBS: dict[str, str] = {
     "tag": "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
     "top": "Display the running processes of a container",
     "unpause": "Unpause all processes within one or more containers",
+    "update": "Update configuration of one or more containers",
     "version": "Show the hull version information",
     "volume": "Manage volumes",
     "wait": "Block until one or more containers stop, then print their exit codes",
