@@ -49,6 +49,7 @@ from hull.engine.config import (
     validate,
     with_create_defaults,
 )
+from hull.engine.health import HealthChecker
 from hull.engine.monitor.client import MonitorClient, ensure_monitor
 from hull.engine.names import new_id, random_name
 from hull.engine.restart import Backoff, Policy, restart_at_daemon_start, wants_restart
@@ -122,6 +123,7 @@ class Engine:
         self._stopping = threading.Event()
         self._watch_sock: socket.socket | None = None
         self._watcher: threading.Thread | None = None
+        self.health = HealthChecker(self)
         from hull.runtime.cgroups import host_layout
 
         self.cgroup_v2 = host_layout() == "v2"
@@ -322,9 +324,11 @@ class Engine:
             self._set_state(cid, Error=str(exc))
             raise errors.Internal(f"starting container {cid}: {exc}") from exc
         self._started[cid] = time.monotonic()
+        health = self.health.watch(cid, rec.config, rec.state.get("Health"))
         rec = self._set_state(cid, Status="running", Running=True, Paused=False, Restarting=False,
                               OOMKilled=False, Dead=False, Pid=pid, ExitCode=0, Error="",
-                              StartedAt=ct.now_rfc3339())  # fmt: skip
+                              StartedAt=ct.now_rfc3339(),
+                              **({"Health": health} if health else {}))  # fmt: skip
         self.publish("start", rec)
         return pid
 
@@ -351,9 +355,13 @@ class Engine:
                 return
             self._unmount(cid)
             ran_for = time.monotonic() - self._started.pop(cid, time.monotonic())
+            self.health.forget(cid)
+            # moby: a stopped container's health is "unhealthy", for compatibility
+            health = rec.state.get("Health")
+            stopped = {"Health": {**health, "Status": "unhealthy"}} if health else {}
             rec = self._set_state(cid, Status="exited", Running=False, Paused=False, Pid=0,
                                   ExitCode=code, OOMKilled=oom,
-                                  FinishedAt=finished or ct.now_rfc3339())  # fmt: skip
+                                  FinishedAt=finished or ct.now_rfc3339(), **stopped)  # fmt: skip
             self._exits[cid] = self._exits.get(cid, 0) + 1
             self._last_exit[cid] = code
             for ex in list(self.execs.values()):
@@ -428,6 +436,7 @@ class Engine:
 
     def close(self) -> None:
         """Stop the watcher and close the database (the monitor and containers stay)."""
+        self.health.close()
         self.stop_watcher()
         self.images.close()
 
@@ -477,6 +486,8 @@ class Engine:
                 p = procs.get(cid)
                 if p is not None and p.get("running"):
                     self._started.setdefault(cid, time.monotonic())
+                    if st.get("Health"):  # probes go on where they were
+                        self.health.watch(cid, rec.config, st["Health"])
                     if p.get("pid") and p["pid"] != st.get("Pid"):
                         self._set_state(cid, Pid=p["pid"])
                     continue

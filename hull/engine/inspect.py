@@ -47,7 +47,10 @@ def _parse_time(text: str) -> float | None:
 
 def public_state(state: Mapping[str, Any]) -> dict[str, Any]:
     """Docker's State object (the engine's private ``_`` keys dropped)."""
-    return {k: state.get(k) for k in STATE_KEYS}
+    out = {k: state.get(k) for k in STATE_KEYS}
+    if state.get("Health"):  # only containers with a healthcheck have one
+        out["Health"] = state["Health"]
+    return out
 
 
 def public_mounts(plan: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -71,7 +74,12 @@ def status_text(state: Mapping[str, Any], now: float | None = None) -> str:
         return f"Restarting ({state.get('ExitCode', 0)}) {ago} ago"
     if state.get("Running"):
         up = f"Up {units.human_duration(now - (started or now))}"
-        return up + " (Paused)" if state.get("Paused") else up
+        if state.get("Paused"):
+            return up + " (Paused)"
+        health = (state.get("Health") or {}).get("Status")
+        if health == "starting":
+            return up + " (health: starting)"
+        return f"{up} ({health})" if health in ("healthy", "unhealthy") else up
     if state.get("Status") == "removing":
         return "Removal In Progress"
     if state.get("Dead"):
@@ -230,11 +238,17 @@ def _matches(
         names = {m.get("Name") for m in mounts} | {m["Destination"] for m in mounts}
         if not any(v in names for v in f["volume"]):
             return False
+    if "health" in f:
+        for v in f["health"]:
+            if v not in ("starting", "healthy", "unhealthy", "none"):
+                raise InvalidArgument(f"Unrecognised filter value for health: {v}")
+        if (st.get("Health") or {}).get("Status", "none") not in f["health"]:
+            return False
     if "network" in f:
         nets = rec.network_settings.get("Networks") or {}
         if not any(v in nets for v in f["network"]):
             return False
-    return not ("publish" in f or "expose" in f or "health" in f)
+    return not ("publish" in f or "expose" in f)
 
 
 def list_containers(

@@ -135,3 +135,54 @@ def test_update_a_running_and_a_stopped_container(hulld: Path) -> None:  # noqa:
 
     r = docker(tmp, "update", "--cpus", "0.5", "no-such-box")
     assert r.returncode != 0 and "No such container: no-such-box" in r.stderr
+
+
+def wait_health(tmp: Path, name: str, status: str, timeout: float = 15) -> str:
+    deadline = time.monotonic() + timeout
+    seen = ""
+    while time.monotonic() < deadline:
+        seen = docker(tmp, "inspect", "-f", "{{.State.Health.Status}}", name).stdout.strip()
+        if seen == status:
+            return seen
+        time.sleep(0.1)
+    raise AssertionError(f"{name}: health {seen!r}, never {status!r}")
+
+
+def test_healthcheck_turns_healthy_and_unhealthy(hulld: Path) -> None:  # noqa: F811
+    import json
+
+    tmp = hulld
+    r = docker(tmp, "run", "-d", "--network", "none", "--name", "hc",
+               "--health-cmd", "test -f /tmp/ok && echo fine", "--health-interval", "200ms",
+               "--health-retries", "2", "busybox", "sh", "-c",
+               "sleep 1.5; touch /tmp/ok; exec sleep 60")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "(health: starting)" in docker(tmp, "ps").stdout
+    wait_health(tmp, "hc", "unhealthy")  # two failures before the file exists
+    wait_health(tmp, "hc", "healthy")
+    assert "(healthy)" in docker(tmp, "ps").stdout
+    r = docker(tmp, "ps", "-q", "--filter", "health=healthy")
+    assert r.stdout.strip() and docker(tmp, "ps", "-q", "--filter", "health=none").stdout == ""
+    health = json.loads(docker(tmp, "inspect", "-f", "{{json .State.Health}}", "hc").stdout)
+    assert health["FailingStreak"] == 0
+    assert health["Log"][-1]["ExitCode"] == 0 and health["Log"][-1]["Output"] == "fine\n"
+    assert len(health["Log"]) <= 5
+
+    assert docker(tmp, "exec", "hc", "rm", "/tmp/ok").returncode == 0
+    wait_health(tmp, "hc", "unhealthy")
+    r = docker(tmp, "events", "--since", "0", "--until", str(int(time.time()) + 1),
+               "--filter", "container=hc", "--format", "{{.Action}}")  # fmt: skip
+    actions = r.stdout.splitlines()
+    assert "health_status: healthy" in actions and "health_status: unhealthy" in actions
+    assert docker(tmp, "rm", "-f", "hc").returncode == 0
+
+    # a probe that hangs is killed at its timeout and counts as a failure
+    r = docker(tmp, "run", "-d", "--network", "none", "--name", "slow",
+               "--health-cmd", "sleep 5", "--health-timeout", "300ms", "--health-interval",
+               "200ms", "--health-retries", "1", "busybox", "sleep", "60")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    wait_health(tmp, "slow", "unhealthy")
+    health = json.loads(docker(tmp, "inspect", "-f", "{{json .State.Health}}", "slow").stdout)
+    assert health["Log"][0]["ExitCode"] == -1
+    assert health["Log"][0]["Output"] == "Health check exceeded timeout (300ms)"
+    assert docker(tmp, "rm", "-f", "slow").returncode == 0
