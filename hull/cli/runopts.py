@@ -20,9 +20,6 @@ import argparse
 import json
 import os
 import re
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
 from hull.engine.units import parse_duration, parse_ulimit, ram_in_bytes
@@ -33,15 +30,23 @@ from .errors import UsageError
 PROG = "hull run"
 
 
-@dataclass
 class CreateRequest:
     """What ``create``/``run`` send: query parameters and the JSON body."""
 
-    body: dict[str, Any]
-    name: str = ""
-    platform: str = ""
-    pull: str = "missing"
-    flags: set[str] = field(default_factory=set)
+    # a plain class: dataclasses costs 5 ms of imports on every ``hull run``
+    def __init__(
+        self,
+        body: dict[str, Any],
+        name: str = "",
+        platform: str = "",
+        pull: str = "missing",
+        flags: set[str] | None = None,
+    ) -> None:
+        self.body = body
+        self.name = name
+        self.platform = platform
+        self.pull = pull
+        self.flags = set() if flags is None else flags
 
     def params(self) -> dict[str, str]:
         out = {}
@@ -226,6 +231,8 @@ def _swap(value: str) -> int:
 def _nano_cpus(value: str) -> int:
     if value == "":
         return 0
+    from decimal import Decimal, InvalidOperation
+
     try:
         n = Decimal(value) * 1_000_000_000
     except InvalidOperation:
@@ -248,7 +255,8 @@ _ENV_NAME_WS = re.compile(r"\s")
 def read_kv_file(path: str, lookup: bool) -> list[str]:
     """The docker CLI's ``parseKeyValueFile``: env files (``lookup``) and label files."""
     try:
-        text = Path(path).read_bytes().decode("utf-8", errors="replace")
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", errors="replace")
     except OSError as exc:
         raise UsageError(f"open {path}: {(exc.strerror or str(exc)).lower()}", PROG) from None
     lines = []
@@ -654,7 +662,8 @@ def parse_security_opts(
                 raise UsageError(f"Invalid --security-opt: {opt!r}", PROG)
         if key == "seccomp" and value != "unconfined":
             try:
-                doc = json.loads(Path(value).read_bytes())
+                with open(value, "rb") as f:
+                    doc = json.loads(f.read())
             except OSError as exc:
                 raise UsageError(f"opening seccomp profile ({value}) failed: {exc}", PROG) from None
             except ValueError as exc:

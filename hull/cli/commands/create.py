@@ -9,8 +9,8 @@ Prints the new container's ID. Daemon errors exit 125.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from hull.errors import HullError, NotFound
@@ -60,7 +60,7 @@ def familiar(image: str) -> str:
 
 def create_container(client: Any, req: CreateRequest, cidfile: str = "") -> str:
     """Create (pulling as ``--pull`` says); print the daemon's warnings; the ID."""
-    if cidfile and Path(cidfile).exists():
+    if cidfile and os.path.exists(cidfile):
         raise HullError(
             "Container ID file found, make sure the other container isn't running or "
             f"delete {cidfile}"
@@ -80,7 +80,8 @@ def create_container(client: Any, req: CreateRequest, cidfile: str = "") -> str:
         print(f"WARNING: {w}", file=sys.stderr)
     cid = str(resp["Id"])
     if cidfile:
-        Path(cidfile).write_text(cid)
+        with open(cidfile, "w") as f:
+            f.write(cid)
     return cid
 
 
