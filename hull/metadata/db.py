@@ -28,6 +28,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -39,8 +40,32 @@ DB_NAME = "hull.db"
 DEFAULT_BUSY_TIMEOUT = 30.0
 
 
+class _Owned:
+    """A thread's connection, closed when the thread ends.
+
+    Threads come and go (every attach or wait gets one in hulld): without
+    this, each left an open connection (and its file descriptors) behind
+    until the database was closed.
+    """
+
+    __slots__ = ("__weakref__", "conn", "pid")
+
+    def __init__(self, conn: sqlite3.Connection, pid: int) -> None:
+        self.conn = conn
+        self.pid = pid
+
+    def close(self) -> None:
+        if os.getpid() == self.pid:  # never a connection inherited through fork
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
 class _ThreadState(threading.local):
     conn: sqlite3.Connection | None = None
+    owned: _Owned | None = None
     pid: int = 0
     # stack of "is this level a writer" for nested transactions
     levels: list[bool]
@@ -57,7 +82,7 @@ class Database:
         self.busy_timeout = busy_timeout
         self._state = _ThreadState()
         self._lock = threading.Lock()
-        self._conns: list[sqlite3.Connection] = []
+        self._conns: weakref.WeakSet[_Owned] = weakref.WeakSet()
         self._pid = os.getpid()
         self._closed = False
         self._savepoints = itertools.count()
@@ -92,12 +117,9 @@ class Database:
         """Close every connection this process opened; the object is unusable after."""
         with self._lock:
             self._closed = True
-            conns, self._conns = self._conns, []
-        if os.getpid() != self._pid:
-            return  # connections of the parent process: never touch them
-        for conn in conns:
-            with contextlib.suppress(sqlite3.Error):
-                conn.close()
+            owned, self._conns = list(self._conns), weakref.WeakSet()
+        for o in owned:
+            o.close()
 
     def __enter__(self) -> Database:
         return self
@@ -127,12 +149,13 @@ class Database:
             st.levels = []
             if pid != self._pid:
                 with self._lock:
-                    self._conns = []
+                    self._conns = weakref.WeakSet()
                     self._pid = pid
         conn = self._connect()
-        st.conn, st.pid = conn, pid
+        owned = _Owned(conn, pid)
+        st.conn, st.owned, st.pid = conn, owned, pid
         with self._lock:
-            self._conns.append(conn)
+            self._conns.add(owned)
         return conn
 
     def _connect(self) -> sqlite3.Connection:

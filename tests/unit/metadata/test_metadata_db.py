@@ -241,3 +241,20 @@ def test_busy_database_raises_unavailable(tmp_path: Path) -> None:
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
+
+
+def test_a_finished_thread_leaves_no_connection_open(tmp_path: Path) -> None:
+    import gc
+
+    def fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    with Database.open(tmp_path / "t.db") as db:
+        db.connection()
+        before = fds()
+        for _ in range(20):
+            t = threading.Thread(target=lambda: db.connection().execute("SELECT 1").fetchall())
+            t.start()
+            t.join()
+        gc.collect()
+        assert fds() <= before + 2  # hulld makes a thread per attach or wait
