@@ -29,9 +29,10 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from hull.content.hashing import HashBehind
 from hull.content.store import BlobInfo, IngestStatus
 from hull.errors import InvalidArgument, NotFound
-from hull.oci.digest import ALGORITHMS, Digest, Digester
+from hull.oci.digest import ALGORITHMS, Digest
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -65,6 +66,7 @@ class LocalWriter:
         ref: str,
         expected: Digest | None,
         expected_size: int | None,
+        hashed: bool = True,
     ) -> None:
         if expected_size is not None and expected_size < 0:
             raise InvalidArgument(f"ingest '{ref}': negative expected size {expected_size}")
@@ -75,17 +77,23 @@ class LocalWriter:
         self._dir = store.root / "ingest" / _ref_key(ref)
         self._lock_fd = self._lock()
         self._closed = False
+        self._hashed = hashed
+        self._size = 0
         try:
             (self._dir / "ref").write_text(ref, encoding="utf-8", errors="surrogateescape")
             algorithm = expected.algorithm if expected is not None else "sha256"
-            self._digester = Digester(algorithm)
+            self._digester = HashBehind(algorithm)
             data = self._dir / "data"
             fd = os.open(data, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             self._file = os.fdopen(fd, "r+b", buffering=0)
-            # Resume: re-hash what an earlier (crashed or closed) writer left.
-            while chunk := self._file.read(CHUNK):
-                self._digester.update(chunk)
-            if expected_size is not None and self._digester.size > expected_size:
+            if hashed:
+                # Resume: re-hash what an earlier (crashed or closed) writer left.
+                while chunk := self._file.read(CHUNK):
+                    self._digester.update(chunk)
+                self._size = self._digester.size
+            else:
+                self._size = self._file.seek(0, os.SEEK_END)
+            if expected_size is not None and self._size > expected_size:
                 self.truncate(0)
         except BaseException:
             self._release()
@@ -121,7 +129,7 @@ class LocalWriter:
 
     @property
     def offset(self) -> int:
-        return self._digester.size
+        return self._size
 
     def _check_open(self) -> None:
         if self._closed:
@@ -142,7 +150,9 @@ class LocalWriter:
         written = 0
         while written < n:
             written += self._file.write(view[written:]) or 0
-        self._digester.update(data)
+        self._size += n
+        if self._hashed:
+            self._digester.update(data)
         return n
 
     def truncate(self, size: int) -> None:
@@ -151,8 +161,13 @@ class LocalWriter:
         if size < 0 or size > self.offset:
             raise InvalidArgument(f"ingest '{self._ref}': cannot truncate to {size}")
         self._file.truncate(size)
+        self._size = size
+        if not self._hashed:
+            self._file.seek(size)
+            return
         self._file.seek(0)
-        self._digester = Digester(self._digester.algorithm)
+        self._digester.close()
+        self._digester = HashBehind(self._digester.algorithm)
         remaining = size
         while remaining:
             chunk = self._file.read(min(CHUNK, remaining))
@@ -166,6 +181,8 @@ class LocalWriter:
         """Verify size and digest, rename into ``blobs/``, fsync, end the ingest."""
         self._check_open()
         size = self.offset
+        if not self._hashed:
+            self._rehash()
         digest = self._digester.digest()
         if self._expected_size is not None and size != self._expected_size:
             self._discard()
@@ -190,6 +207,13 @@ class LocalWriter:
         self._discard()
         return digest
 
+    def _rehash(self) -> None:
+        self._file.seek(0)
+        self._digester.close()
+        self._digester = HashBehind(self._digester.algorithm)
+        while chunk := self._file.read(CHUNK):
+            self._digester.update(chunk)
+
     def _discard(self) -> None:
         if not self._closed:
             shutil.rmtree(self._dir, ignore_errors=True)
@@ -197,6 +221,8 @@ class LocalWriter:
 
     def _release(self) -> None:
         self._closed = True
+        with contextlib.suppress(AttributeError):
+            self._digester.close()  # its helper thread ends
         with contextlib.suppress(AttributeError):
             self._file.close()
         os.close(self._lock_fd)
@@ -233,10 +259,19 @@ class LocalStore:
         return self.root / "blobs" / digest.algorithm / digest.hex
 
     def writer(
-        self, ref: str, expected: Digest | None = None, expected_size: int | None = None
+        self,
+        ref: str,
+        expected: Digest | None = None,
+        expected_size: int | None = None,
+        *,
+        hashed: bool = True,
     ) -> LocalWriter:
-        """Open (or resume) the ingest ``ref``; waits while another writer holds it."""
-        return LocalWriter(self, ref, expected, expected_size)
+        """Open (or resume) the ingest ``ref``; waits while another writer holds it.
+
+        ``hashed=False`` makes a spool: bytes are not hashed as they are written
+        (a reader that verifies them does it), only at ``commit``.
+        """
+        return LocalWriter(self, ref, expected, expected_size, hashed)
 
     def ingest(
         self, stream: BinaryIO, expected: Digest | None = None, size: int | None = None
@@ -335,7 +370,7 @@ class LocalStore:
         key_dir = self.root / "ingest" / _ref_key(ref)
         if not key_dir.exists():
             raise NotFound(f"no such ingest: {ref}")
-        w = self.writer(ref)
+        w = self.writer(ref, hashed=False)  # only for its lock: no need to hash what goes
         w._discard()
 
     def _try_remove_stale_ingest(self, key_dir: Path, cutoff: float) -> None:

@@ -94,9 +94,14 @@ class ContentStore(Protocol):
     """Content-addressed blob storage with verified, atomic ingest."""
 
     def writer(
-        self, ref: str, expected: Digest | None = None, expected_size: int | None = None
+        self,
+        ref: str,
+        expected: Digest | None = None,
+        expected_size: int | None = None,
+        *,
+        hashed: bool = True,
     ) -> Writer:
-        """Open (or resume) the ingest named ``ref``."""
+        """Open (or resume) the ingest named ``ref`` (``hashed=False``: hash at commit only)."""
         ...
 
     def ingest(

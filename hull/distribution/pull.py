@@ -4,12 +4,21 @@ One pull::
 
     resolve endpoints (mirrors, default registry) ─► GET manifest (Accept: index, list,
     OCI, Docker v2; schema 1 refused), digest verified, size limited ─► index: pick the
-    platform, GET that manifest ─► config blob (verified) ─► layers, ``concurrency`` at
-    a time: already in the content store ─► "Already exists"; else GET (Range from the
-    ingest's offset) streamed into ``ImageService.add_layer`` (verified; unpacked in the
-    same pass when its parent layer is unpacked) ─► create_image + tag ─► unpack the rest
+    platform, GET that manifest ─► config blob (verified) ─► layers: already in the
+    content store ─► "Already exists"; else
 
-Resume: every downloaded byte is also appended to an ingest named
+      download threads (``max_concurrent_downloads``)   this thread, layer by layer in order
+      GET (Range from the spool's end) ─► append to  ─►  read the spool as it grows ─►
+      the spool (the ingest ``pull-<digest>``)            ``ImageService.add_layer`` (verified,
+                                                          unpacked on its parent in that pass)
+
+    ─► create_image + tag ─► unpack what is left (a layer whose parent was missing)
+
+So layer N+1 downloads while layer N is verified and unpacked, and no layer
+is inflated twice. The spool is not hashed as it is written: ``add_layer``
+verifies every byte on its way to the content store.
+
+Resume: every downloaded byte lands in the spool first, an ingest named
 ``pull-<digest>`` (one per blob, so the next pull finds it). A cut, a kill or
 Ctrl-C leaves it; the next attempt re-reads those bytes from disk and asks
 the registry only for the rest (``Range: bytes=<offset>-``). A blob whose
@@ -25,7 +34,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import hashlib
-import io
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +43,7 @@ from hull import metadata as md
 from hull.errors import HullError, InvalidArgument, NotFound, Unauthorized, Unavailable
 from hull.images.reference import Reference, parse_reference
 from hull.oci import media_types as mt
-from hull.oci.digest import Digest, Digester, digest_bytes
+from hull.oci.digest import Digest, digest_bytes
 from hull.oci.image_spec import (
     MAX_MANIFEST_SIZE,
     Descriptor,
@@ -51,6 +59,7 @@ from .credentials import AuthConfig
 from .progress import Locked, Progress, Throttle, message, short
 from .settings import Endpoint, RegistrySettings
 from .sources import Sources
+from .spool import READ_CHUNK, NetworkCut, Spool, SpoolReader
 from .transport import NETWORK_ERRORS, RegistryClient, error_for, registry_message
 
 if TYPE_CHECKING:
@@ -179,79 +188,6 @@ def choose_manifest(index: Index, want: Platform) -> Descriptor:
     if best is None:
         raise NotFound(f"no matching manifest for {want} in the manifest list entries")
     return best[1]
-
-
-class _Prefix:
-    """The first ``size`` bytes of an ingest's data, then nothing."""
-
-    def __init__(self, path: Path, size: int) -> None:
-        self._f: BinaryIO | None = open(path, "rb") if size else None  # noqa: SIM115
-        self._left = size
-
-    def read(self, n: int) -> bytes:
-        if self._f is None or self._left <= 0:
-            return b""
-        data = self._f.read(min(n, self._left))
-        if not data:
-            raise InvalidArgument("resumed download: the partial blob is shorter than recorded")
-        self._left -= len(data)
-        return data
-
-    def close(self) -> None:
-        if self._f is not None:
-            self._f.close()
-
-
-class _NetworkCut(Exception):
-    """The download stopped early (reset, timeout, short body): resumable."""
-
-
-class _LayerStream(io.RawIOBase):
-    """Resumed bytes from disk, then the registry's; network bytes also go to the ingest."""
-
-    def __init__(self, prefix: _Prefix, reply: Any, writer: Any, size: int,
-                 report: Any) -> None:  # fmt: skip
-        self._prefix = prefix
-        self._reply = reply
-        self._writer = writer
-        self._size = size
-        self._report = report
-        self.digester = Digester()
-        self.received = 0
-        self.failed: BaseException | None = None
-        self.done = False
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        n = CHUNK if size is None or size < 0 else min(size, CHUNK)
-        data = self._prefix.read(n)
-        if not data and self._reply is not None and not self.done:
-            try:
-                data = self._reply.read1(n)
-            except NETWORK_ERRORS as exc:
-                self.failed = exc
-                raise _NetworkCut(str(exc) or type(exc).__name__) from exc
-            if data:
-                self._writer.write(data)
-            elif self.digester.size < self._size:
-                self.failed = _NetworkCut(
-                    f"connection closed after {self.digester.size} of {self._size} bytes"
-                )
-                raise self.failed
-        if not data:
-            self.done = True
-            return b""
-        self.digester.update(data)
-        self.received += len(data)
-        self._report(self.digester.size)
-        return data
-
-    def readinto(self, b: Any) -> int:
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
 
 
 class Puller:
@@ -399,6 +335,11 @@ class Puller:
             pass
 
     # -- layers ----------------------------------------------------------------------------
+    #
+    # Downloads run ``max_concurrent_downloads`` at a time, each into its spool;
+    # this thread unpacks the layers in order, each as its bytes arrive, so that
+    # layer N+1 downloads while layer N is verified and unpacked, and every layer
+    # is unpacked in the same pass as its verification (its parent is there).
 
     def _layers(self, client: RegistryClient, ref: Reference, manifest: Manifest,
                 diff_ids: list[Digest], lease: str) -> list[LayerBlob]:  # fmt: skip
@@ -425,19 +366,28 @@ class Puller:
         workers = self.settings.max_concurrent_downloads
         for i in jobs[workers:]:
             self.progress(message("Waiting", short(manifest.layers[i].digest)))
+        spools = [
+            Spool(manifest.layers[i], self._ingest_data(ingest_ref(manifest.layers[i].digest)))
+            for i in jobs
+        ]
         with concurrent.futures.ThreadPoolExecutor(max(1, min(workers, len(jobs) or 1))) as pool:
-            futures = {
-                pool.submit(self._layer, client, ref, manifest.layers[i], diff_ids[i],
-                            chains[i - 1] if i else None, lease): manifest.layers[i].digest
-                for i in jobs
-            }  # fmt: skip
+            futures = [pool.submit(self._fetch, client, ref, s) for s in spools]
             try:
-                for fut in concurrent.futures.as_completed(futures):
-                    results[futures[fut]] = fut.result()
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
+                for i, spool in zip(jobs, spools, strict=True):
+                    results[spool.desc.digest] = self._unpack(
+                        spool, diff_ids[i], chains[i - 1] if i else None, lease
+                    )
+            finally:
+                for spool in spools:
+                    with spool.cond:
+                        spool.cancelled = True
+                for fut in futures:
+                    fut.cancel()
+                concurrent.futures.wait(futures)
+                for spool in spools:
+                    if spool.writer is not None:
+                        spool.writer.close()  # what is on disk stays for the next pull
+                    self.bytes_downloaded += spool.received
         return [results[desc.digest] for desc in manifest.layers]
 
     def _known_layers(self) -> dict[Digest, LayerBlob]:
@@ -451,117 +401,145 @@ class Puller:
                                                   layer.media_type, layer.diff_size)  # fmt: skip
         return out
 
-    def _layer(self, client: RegistryClient, ref: Reference, desc: Descriptor,
-               diff_id: Digest, parent: Digest | None, lease: str) -> LayerBlob:  # fmt: skip
+    def _unpack(self, spool: Spool, diff_id: Digest, parent: Digest | None,
+                lease: str) -> LayerBlob:  # fmt: skip
+        desc = spool.desc
         lid = short(desc.digest)
         content = self.service.content
-        name = ingest_ref(desc.digest)
-        attempt = 0
-        while True:
-            # unpack in this pass when the parent layer is there to stack on
-            unpack: Digest | bool | None = (
-                parent if parent is None or self.service.snapshots.has_layer(parent) else False
-            )
-            writer = content.writer(name, desc.digest, desc.size)
-            try:
-                if content.exists(desc.digest):  # the same blob, pulled meanwhile
-                    writer.close()
-                    with content.open(desc.digest) as f:
-                        blob = self.service.add_layer(
-                            f, media_type=desc.media_type, expected_digest=desc.digest,
-                            expected_diff_id=diff_id, lease=lease, unpack_on=unpack,
-                        )  # fmt: skip
-                    with contextlib.suppress(NotFound):
-                        content.abort(name)
-                else:
-                    blob = self._download(client, ref, desc, diff_id, unpack, lease, writer)
-            except _NetworkCut as exc:
-                writer.close()
-                attempt += 1
-                if attempt >= self.tries:
-                    raise Unavailable(
-                        f"downloading layer {desc.digest}: {exc} (after {attempt} tries; "
-                        "pull again to resume)"
-                    ) from exc
-                time.sleep(self.backoff * (2 ** (attempt - 1)))
-                continue
-            except (KeyboardInterrupt, SystemExit, Unavailable):
-                writer.close()  # the bytes so far stay for the next pull
-                raise
-            except BaseException:
-                writer.close()
-                with contextlib.suppress(NotFound, OSError):
-                    content.abort(name)  # bad bytes are never resumed
-                raise
-            writer.close()
-            with contextlib.suppress(NotFound):
-                content.abort(name)  # the blob is committed: its ingest is done
-            self.progress(message("Verifying Checksum", lid))
-            self.progress(message("Download complete", lid))
-            if unpack is not False:
-                self.progress(message("Extracting", lid, desc.size, desc.size))
-                self.progress(message("Pull complete", lid))
-            else:
-                self._pending_extract.append(lid)
-            return blob
-
-    def _download(self, client: RegistryClient, ref: Reference, desc: Descriptor,
-                  diff_id: Digest, unpack: Digest | bool | None, lease: str,
-                  writer: Any) -> LayerBlob:  # fmt: skip
-        lid = short(desc.digest)
-        offset = writer.offset
-        reply = None
-        if offset < desc.size:
-            headers = {"Range": f"bytes={offset}-"} if offset else {}
-            try:
-                reply = client.request("GET", f"/v2/{ref.path}/blobs/{desc.digest}",
-                                       scopes=[f"repository:{ref.path}:pull"],
-                                       headers=headers)  # fmt: skip
-            except Unavailable as exc:
-                raise _NetworkCut(exc.message) from exc
-            if reply.status == 200 and offset:
-                writer.truncate(0)  # the registry ignored the Range: start over
-                offset = 0
-            elif reply.status == 206:
-                cr = reply.header("content-range") or ""
-                if not cr.startswith(f"bytes {offset}-"):
-                    reply.close()
-                    writer.truncate(0)
-                    raise _NetworkCut(f"registry answered the range {cr!r}, not from {offset}")
-            elif reply.status == 416:
-                reply.read()
-                writer.truncate(0)
-                raise _NetworkCut("registry refused the resume range")
-            elif reply.status != 200:
-                raise error_for(reply, f"downloading layer {desc.digest}")
-        prefix = _Prefix(self._ingest_data(writer.ref), offset)
-
-        def report(current: int) -> None:
-            self.progress.bytes("Downloading", lid, current, desc.size)
-
-        stream = _LayerStream(prefix, reply, writer, desc.size, report)
+        # unpack in this pass when the parent layer is there to stack on
+        unpack: Digest | bool | None = (
+            parent if parent is None or self.service.snapshots.has_layer(parent) else False
+        )
         try:
-            blob = self.service.add_layer(
-                cast("BinaryIO", stream), media_type=desc.media_type,
-                expected_digest=desc.digest, expected_diff_id=diff_id, lease=lease,
-                unpack_on=unpack,
-            )  # fmt: skip
+            spool.wait_open()
+            if spool.existing:  # the same blob, pulled meanwhile
+                with content.open(desc.digest) as f:
+                    blob = self.service.add_layer(
+                        f, media_type=desc.media_type, expected_digest=desc.digest,
+                        expected_diff_id=diff_id, lease=lease, unpack_on=unpack,
+                    )  # fmt: skip
+            else:
+                reader = SpoolReader(spool)
+                try:
+                    blob = self.service.add_layer(
+                        cast("BinaryIO", reader), media_type=desc.media_type,
+                        expected_digest=desc.digest, expected_diff_id=diff_id, lease=lease,
+                        unpack_on=unpack,
+                    )  # fmt: skip
+                finally:
+                    reader.close()
+        except (KeyboardInterrupt, SystemExit, Unavailable):
+            raise  # the bytes so far stay for the next pull
         except BaseException as exc:
-            if stream.failed is not None:
-                raise _NetworkCut(str(stream.failed)) from exc
-            if stream.done and stream.digester.digest() != desc.digest:
-                raise InvalidArgument(
-                    f"filesystem layer verification failed for digest {desc.digest}"
-                ) from exc
+            with spool.cond:
+                spool.cancelled = True
+            if spool.writer is not None:
+                spool.writer.close()
+                spool.writer = None
+                with contextlib.suppress(NotFound, OSError):
+                    content.abort(ingest_ref(desc.digest))  # bad bytes are never resumed
             if isinstance(exc, HullError) and str(desc.digest) not in exc.message:
                 raise type(exc)(f"layer {desc.digest}: {exc.message}") from exc
             raise
-        finally:
-            prefix.close()
-            self.bytes_downloaded += stream.received - min(offset, stream.received)
-            if reply is not None:
-                reply.close()
+        if spool.writer is not None:
+            spool.writer.close()
+            spool.writer = None
+        with contextlib.suppress(NotFound):
+            content.abort(ingest_ref(desc.digest))  # the blob is committed: its ingest is done
+        if unpack is not False:
+            self.progress(message("Extracting", lid, desc.size, desc.size))
+            self.progress(message("Pull complete", lid))
+        else:
+            self._pending_extract.append(lid)
         return blob
+
+    def _fetch(self, client: RegistryClient, ref: Reference, spool: Spool) -> None:
+        """Download one blob into its spool, retrying (and resuming) network failures."""
+        desc = spool.desc
+        lid = short(desc.digest)
+        try:
+            content = self.service.content
+            writer = content.writer(ingest_ref(desc.digest), desc.digest, desc.size, hashed=False)
+            spool.writer = writer
+            if content.exists(desc.digest):
+                with spool.cond:
+                    spool.existing = True
+                    spool.cond.notify_all()
+                return
+            attempt = 0
+            while True:
+                try:
+                    self._receive(client, ref, spool, writer)
+                    break
+                except NetworkCut as exc:
+                    attempt += 1
+                    if attempt >= self.tries:
+                        raise Unavailable(
+                            f"downloading layer {desc.digest}: {exc} (after {attempt} tries; "
+                            "pull again to resume)"
+                        ) from exc
+                    time.sleep(self.backoff * (2 ** (attempt - 1)))
+            if spool.cancelled:
+                return
+            self.progress(message("Verifying Checksum", lid))
+            self.progress(message("Download complete", lid))
+        except BaseException as exc:
+            spool.fail(exc)
+
+    def _receive(self, client: RegistryClient, ref: Reference, spool: Spool,
+                 writer: Any) -> None:  # fmt: skip
+        desc = spool.desc
+        lid = short(desc.digest)
+        offset = writer.offset
+        if offset >= desc.size:
+            spool.publish(offset, done=True)
+            return
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        try:
+            reply = client.request("GET", f"/v2/{ref.path}/blobs/{desc.digest}",
+                                   scopes=[f"repository:{ref.path}:pull"],
+                                   headers=headers)  # fmt: skip
+        except Unavailable as exc:
+            raise NetworkCut(exc.message) from exc
+        try:
+            skip = 0
+            if reply.status == 200 and offset:
+                skip = offset  # the registry ignored the Range: pass over what we have
+            elif reply.status == 206:
+                cr = reply.header("content-range") or ""
+                if not cr.startswith(f"bytes {offset}-"):
+                    raise NetworkCut(f"registry answered the range {cr!r}, not from {offset}")
+            elif reply.status == 416:
+                reply.read()
+                raise InvalidArgument(f"registry refused the resume range from byte {offset}")
+            elif reply.status != 200:
+                raise error_for(reply, f"downloading layer {desc.digest}")
+            spool.publish(offset)
+            while True:
+                if spool.cancelled:
+                    return
+                try:
+                    # what has arrived (one recv): a pull killed meanwhile keeps it on disk
+                    data = reply.read1(min(READ_CHUNK, skip) if skip else READ_CHUNK)
+                except NETWORK_ERRORS as exc:
+                    raise NetworkCut(str(exc) or type(exc).__name__) from exc
+                n = len(data)
+                if n == 0:
+                    if writer.offset < desc.size or skip:
+                        raise NetworkCut(
+                            f"connection closed after {writer.offset} of {desc.size} bytes"
+                        )
+                    spool.publish(writer.offset, done=True)
+                    return
+                spool.received += n
+                if skip:
+                    skip -= n
+                    continue
+                writer.write(data)  # raises past the expected size
+                spool.publish(writer.offset)
+                self.progress.bytes("Downloading", lid, writer.offset, desc.size)
+        finally:
+            reply.close()
 
     def _ingest_data(self, ref: str) -> Path:
         # The content store's documented layout: ingest/<sha256(ref)>/data holds the

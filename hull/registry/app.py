@@ -11,6 +11,7 @@ Routes (``<name>`` may contain ``/``; it is validated before use)::
     GET|PATCH|PUT|DELETE /v2/<name>/blobs/uploads/<uuid>           (blobs.py)
     GET|HEAD|DELETE /v2/<name>/blobs/<digest>                      (blobs.py)
     GET|POST   /token                                bearer tokens
+    GET        /v1/search?q=&n=&page=, /v1/_ping      Docker Hub's search (search.py)
 
 Each route names the scope it needs (``pull`` for reads, ``push`` for
 writes, ``delete`` for deletes); ``Registry.handle`` identifies the caller
@@ -154,6 +155,10 @@ class Registry:
         path = req.path
         if path == "/token":
             return await self.token(req)
+        if path in ("/v1/search", "/v1/_ping"):
+            from hull.registry.search import search
+
+            return await search(self, req)
         if not path.startswith("/v2"):
             raise RegistryError(
                 "UNSUPPORTED", {"path": path[:200]}, status=404, message="not found"

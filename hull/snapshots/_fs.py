@@ -16,6 +16,7 @@ import shutil
 import stat
 from typing import TYPE_CHECKING, BinaryIO, cast
 
+from hull.content.hashing import HashBehind
 from hull.oci.digest import Digest
 
 if TYPE_CHECKING:
@@ -30,7 +31,8 @@ class HashingReader:
 
     def __init__(self, raw: BinaryIO) -> None:
         self._raw = raw
-        self._h = hashlib.sha256()
+        # hashed by a helper thread (another core) while this one inflates and writes
+        self._h = HashBehind("sha256")
         self.size = 0
 
     def read(self, n: int = -1) -> bytes:
@@ -45,7 +47,11 @@ class HashingReader:
 
     def digest(self) -> Digest:
         """The sha256 of everything read so far."""
-        return Digest("sha256", self._h.hexdigest())
+        return self._h.digest()
+
+    def close(self) -> None:
+        """Stop the hashing thread (after an error: ``digest`` does it otherwise)."""
+        self._h.close()
 
     def as_stream(self) -> BinaryIO:
         """This object, typed as the ``BinaryIO`` that readers expect."""

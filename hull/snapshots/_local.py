@@ -29,6 +29,7 @@ Lock order: gc → chain → meta.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import fcntl
 import json
 import os
@@ -321,6 +322,8 @@ class LocalSnapshotter:
                 undo = self._link_layer(tmp, chain, par)
                 self._publish_layer(tmp, chain, par)
             except BaseException:
+                with contextlib.suppress(NameError):
+                    hashing.close()  # its hashing thread ends
                 if undo is not None:
                     undo()
                 _fs.rmtree(tmp)

@@ -27,6 +27,7 @@ MODULES = (
     "images_tag",
     "images_delete",
     "images_push",
+    "images_search",
     "auth",
     "system_df",
     "containers_create",

@@ -40,6 +40,7 @@ VERBS: dict[str, str] = {
     "rmi": "Remove one or more images",
     "run": "Run a command in a new container",
     "save": "Save one or more images to a tar archive (streamed to STDOUT by default)",
+    "search": "Search a registry for images",
     "start": "Start one or more stopped containers",
     "stats": "Display a live stream of container(s) resource usage statistics",
     "stop": "Stop one or more running containers",

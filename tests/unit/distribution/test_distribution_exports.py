@@ -16,6 +16,8 @@ from hull.distribution import message
         "hull.distribution.credentials",
         "hull.distribution.pull",
         "hull.distribution.push",
+        "hull.distribution.search",
+        "hull.distribution.spool",
         "hull.distribution.settings",
         "hull.distribution.transport",
     ],

@@ -1,0 +1,72 @@
+"""A digester that hashes in a thread of its own, behind the writer that feeds it.
+
+A layer's bytes are hashed several times on their way (the blob's digest,
+the uncompressed diff ID) while one thread also inflates and stores them.
+``hashlib`` releases the GIL on large buffers, so handing big chunks to a
+second thread lets another core do the hashing: ``update`` only queues the
+chunk (immutable ``bytes``; other buffers are copied, since their owner
+may reuse them), and ``digest``/``size`` wait for the queue to drain.
+Small chunks are hashed inline when no thread runs yet.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+
+from hull.oci.digest import Digest, Digester
+
+# below this a chunk is cheaper to hash than to hand over
+THREAD_MIN = 256 * 1024
+_QUEUE = 8
+
+
+class HashBehind:
+    """``Digester``'s interface; large updates are hashed by a helper thread."""
+
+    def __init__(self, algorithm: str = "sha256") -> None:
+        self._d = Digester(algorithm)
+        self.algorithm = algorithm
+        self._q: queue.Queue[bytes | None] | None = None
+        self._thread: threading.Thread | None = None
+        self._size = 0
+
+    def update(self, data: bytes | bytearray | memoryview) -> None:
+        """Feed the next chunk (hashed now or by the helper, in order)."""
+        self._size += len(data)
+        if self._q is None:
+            if len(data) < THREAD_MIN:
+                self._d.update(data)
+                return
+            self._q = queue.Queue(_QUEUE)
+            self._thread = threading.Thread(target=self._run, name="hull-hash", daemon=True)
+            self._thread.start()
+        self._q.put(data if isinstance(data, bytes) else bytes(data))
+
+    def _run(self) -> None:
+        assert self._q is not None
+        while (chunk := self._q.get()) is not None:
+            self._d.update(chunk)
+
+    def _sync(self) -> None:
+        if self._q is not None and self._thread is not None:
+            self._q.put(None)
+            self._thread.join()
+            self._q, self._thread = None, None
+
+    @property
+    def size(self) -> int:
+        """Bytes fed so far."""
+        return self._size
+
+    def digest(self) -> Digest:
+        """The digest of everything fed so far (waits for the helper)."""
+        self._sync()
+        return self._d.digest()
+
+    def close(self) -> None:
+        """Stop the helper (the digest so far stays readable)."""
+        self._sync()
+
+
+__all__ = ["HashBehind"]
