@@ -1,10 +1,15 @@
-"""Builds: Dockerfile parsing, expansion, build context and ``.dockerignore``.
+"""Builds: Dockerfile parsing, expansion, build context and ``.dockerignore``, the builder.
 
-The front half of the builder; execution, the cache and layers come on top.
+The front half (``parser``, ``instructions``, ``expand``, ``dockerignore``,
+``context``) reads a Dockerfile and a context; the builder (``builder``,
+``steps``, ``copystep``, ``runmounts``, ``layers``, ``runner``, ``cache``,
+``graph``) runs it through the cache into layers and an image. See
+docs/build.md.
 """
 
 from __future__ import annotations
 
+from hull.build.builder import BuildCancelled, Builder, BuildOptions, BuildResult
 from hull.build.context import Context, ContextIndex, FileMeta, HashCache, diff
 from hull.build.dockerignore import Entry, Matcher, read_patterns, walk
 from hull.build.expand import (
@@ -45,6 +50,10 @@ __all__ = [
     "AddInstr",
     "ArgInstr",
     "ArgScope",
+    "BuildCancelled",
+    "BuildOptions",
+    "BuildResult",
+    "Builder",
     "CmdInstr",
     "Context",
     "ContextIndex",

@@ -141,16 +141,7 @@ class ContextIndex:
         excl = Matcher(exclude) if exclude else None
         picked: dict[str, FileMeta] = {}
         for src in sources:
-            pattern = _clean_source(src)
-            if pattern == "":
-                roots = [""]
-            elif any(c in pattern for c in "*?["):
-                roots = [p for p in self.entries if _glob_match(pattern, p)]
-            else:
-                roots = [pattern] if pattern in self.entries else []
-            if not roots:
-                raise NotFound(f'failed to compute cache key: "/{pattern}": not found')
-            for r in sorted(roots):
+            for r in self.roots(src):
                 meta = self.entries.get(r)
                 if meta is not None and not (excl and excl.matches(posixpath.basename(r))):
                     picked[r] = meta
@@ -161,6 +152,19 @@ class ContextIndex:
                         if p.startswith(prefix) and p != r and keep:
                             picked[p] = m
         return [picked[k] for k in sorted(picked)]
+
+    def roots(self, src: str) -> list[str]:
+        """The context paths one COPY source (a path or a glob) names, sorted; NotFound if none."""
+        pattern = _clean_source(src)
+        if pattern == "":
+            roots = [""]
+        elif any(c in pattern for c in "*?["):
+            roots = [p for p in self.entries if _glob_match(pattern, p)]
+        else:
+            roots = [pattern] if pattern in self.entries else []
+        if not roots:
+            raise NotFound(f'failed to compute cache key: "/{pattern}": not found')
+        return sorted(roots)
 
     def checksum(self, sources: Sequence[str], exclude: Sequence[str] = ()) -> Digest:
         """The digest of everything a COPY/ADD of ``sources`` reads."""

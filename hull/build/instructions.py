@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 from hull.build.parser import DockerfileError, Heredoc, Node, parse_heredoc
+from hull.errors import InvalidArgument
 
 __all__ = [
     "AddInstr",
@@ -93,7 +94,10 @@ class RunMount:
     @classmethod
     def parse(cls, spec: str, expand: Callable[[str], str] = str) -> RunMount:
         """Parse a ``--mount`` value; ``expand`` expands each value (ARG/ENV)."""
-        return _parse_mount(spec, expand)
+        try:
+            return _parse_mount(spec, expand)
+        except _Err as exc:
+            raise InvalidArgument(str(exc)) from None
 
 
 @dataclass(frozen=True, kw_only=True)

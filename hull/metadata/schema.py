@@ -113,7 +113,33 @@ _V2 = (
     "CREATE INDEX volume_refs_container ON volume_refs(container_id)",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2}
+# The build cache (``hull/build``): one row per build step whose result is known.
+# ``key`` digests every input of the step (its parent step's key included), so
+# a row is found by its key alone; ``parent`` and ``inputs`` are what
+# ``--explain`` compares a missed step against. A layer step names its layer;
+# the build-cache lease holds those blobs and snapshots against GC.
+_V3 = (
+    """
+    CREATE TABLE build_cache (
+        key        TEXT PRIMARY KEY,        -- sha256:… of the step's inputs
+        parent     TEXT NOT NULL,           -- the previous step's key ('' for FROM)
+        kind       TEXT NOT NULL,           -- from | layer | meta
+        chain_id   TEXT,                    -- layer steps: the layer made
+        diff_id    TEXT,
+        digest     TEXT,                    -- its blob
+        media_type TEXT,
+        size       INTEGER NOT NULL DEFAULT 0,
+        diff_size  INTEGER NOT NULL DEFAULT 0,
+        history    TEXT NOT NULL DEFAULT '{}',  -- the image-config history entry
+        inputs     TEXT NOT NULL DEFAULT '{}',  -- what explain compares
+        created    REAL NOT NULL,
+        last_used  REAL NOT NULL
+    ) STRICT
+    """,
+    "CREATE INDEX build_cache_parent ON build_cache(parent, last_used)",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION"]

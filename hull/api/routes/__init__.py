@@ -28,6 +28,7 @@ MODULES = (
     "images_delete",
     "images_push",
     "images_search",
+    "build",
     "auth",
     "system_df",
     "containers_create",
