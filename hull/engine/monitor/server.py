@@ -254,9 +254,13 @@ class Monitor:
         proc.status = status
         proc.finished_at = time.time_ns()
         self.by_pid.pop(proc.pid, None)
+        if proc.state == "creating":
+            # Exited before its start was confirmed: its output waits in the
+            # pipes for the attachers that start registers, which calls us again.
+            return
         for fd in list(proc.outs):
             self._pump(proc, fd)  # what is in the pipes now
-        if proc.outs and proc.state != "creating":
+        if proc.outs:
             self.later(DRAIN_GRACE, lambda: self._drain_timeout(proc))
         self.maybe_finish(proc)
 
