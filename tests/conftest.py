@@ -193,3 +193,19 @@ def make_bundle(tmp_path: Path, busybox_rootfs: Path) -> Any:
 
 def unique_id(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sweep_network_leftovers() -> Iterator[None]:
+    """At the end of the session: hull bridges and nft tables whose temp data root is gone.
+
+    Every daemon a test starts makes its default bridge (named after its data
+    root) on first use; the tests remove their data roots, and this removes
+    what those left in the kernel. Other sessions' live daemons are untouched
+    (their data roots still exist).
+    """
+    yield
+    if is_root():
+        from hull.network.naming import sweep_orphans
+
+        sweep_orphans()

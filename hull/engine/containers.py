@@ -8,8 +8,9 @@ holds the pieces it composes, each a function of explicit inputs:
   volumes (image ``VOLUME``\\s and ``-v /path``), ``--mount`` of type bind,
   volume and tmpfs, each stored as Docker's inspect ``MountPoint`` (with the
   private ``CopyData`` flag) and turned into :class:`ResolvedMount` at start;
-* the **network files** (``hostname``, ``hosts``, ``resolv.conf``) of the
-  ``none`` and ``host`` modes, the only ones until networking lands;
+* the **network files** (``hostname``, ``hosts``, ``resolv.conf``) written
+  at create (bridged containers get theirs rewritten with their address at
+  start, by :mod:`hull.engine.networking`);
 * the **log configuration** (``json-file`` with ``max-size``/``max-file``,
   or ``none``), checked at create as dockerd does;
 * **signals** by name or number, the container's **State** document, and
@@ -67,7 +68,6 @@ if TYPE_CHECKING:
 ZERO_TIME = shapes.ZERO_TIME
 now_rfc3339 = shapes.now_rfc3339
 public_mounts = shapes.public_mounts
-NETWORK_MODES = ("default", "none", "host")
 PROPAGATIONS = ("shared", "rshared", "slave", "rslave", "private", "rprivate")
 
 
@@ -329,12 +329,10 @@ def resolved_mounts(plan: list[dict[str, Any]]) -> list[ResolvedMount]:
 
 
 def check_network_mode(host: HostConfig) -> str:
-    """The effective mode: ``default`` is ``none`` until networking lands."""
-    mode = host.network_mode or "default"
-    if mode not in NETWORK_MODES:
-        name = mode.partition(":")[2] if mode.startswith("container:") else mode
-        raise InvalidArgument(f"network {name} not found")
-    return "none" if mode == "default" else mode
+    """The effective mode: ``default`` is ``bridge`` (checked at create by networking.plan)."""
+    from hull.engine.networking import mode_of
+
+    return mode_of(host)
 
 
 def default_hostname(cid: str, host: HostConfig) -> str:
@@ -374,25 +372,6 @@ def write_network_files(cdir: Path, cfg: ContainerConfig, host: HostConfig) -> N
         )  # fmt: skip
     netfiles.write_atomic(cdir / "hosts", hosts)
     netfiles.write_atomic(cdir / "resolv.conf", resolv)
-
-
-def network_settings(mode: str) -> dict[str, Any]:
-    """Docker's NetworkSettings for a container in the ``none`` or ``host`` network."""
-    name = "none" if mode in ("default", "none") else mode
-    endpoint = {
-        "IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "", "NetworkID": "",
-        "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
-        "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-        "DriverOpts": None, "DNSNames": None,
-    }  # fmt: skip
-    return {
-        "Bridge": "", "SandboxID": "", "SandboxKey": "", "HairpinMode": False,
-        "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": {},
-        "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None, "EndpointID": "",
-        "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "",
-        "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
-        "Networks": {name: endpoint},
-    }  # fmt: skip
 
 
 # -- commit --changes ---------------------------------------------------------------
@@ -817,7 +796,6 @@ def prune(engine: Engine, filters: Mapping[str, list[str]] | None = None) -> dic
 
 
 __all__ = [
-    "NETWORK_MODES",
     "ZERO_TIME",
     "AlreadyInState",
     "apply_changes",
@@ -834,7 +812,6 @@ __all__ = [
     "log_options",
     "logs",
     "make_mounts",
-    "network_settings",
     "new_state",
     "now_rfc3339",
     "parse_api_mount",

@@ -7,9 +7,10 @@ across hulld restarts), ``<data_root>/containers/<id>/`` (``hostname``,
 and ``<exec_root>/bundles/<id>/`` (``config.json`` and the ``rootfs`` mount
 point). Runtime state lives under ``<exec_root>/runtime/<runtime name>``.
 
-Networking: only ``none`` and ``host`` exist until the network layer lands;
-``NetworkMode: "default"`` means ``none`` for now, any other mode is
-"network X not found".
+Networking (:mod:`hull.engine.networking`): ``NetworkMode: "default"`` is
+the default bridge; user-defined networks, ``host``, ``none`` and
+``container:<id>`` as Docker's. The namespace of a bridged container is made
+and wired before the runtime runs, and dropped when the container exits.
 
 State transitions hold one re-entrant lock and notify one condition, so
 ``wait``/``stop`` (usable from any thread) block on the condition, not on
@@ -41,6 +42,8 @@ from hull import errors
 from hull import metadata as md
 from hull.engine import containers as ct
 from hull.engine import inspect as shapes
+from hull.engine import networking as nw
+from hull.engine import networks as nws
 from hull.engine.config import (
     ContainerConfig,
     HostConfig,
@@ -104,6 +107,8 @@ class Engine:
         self.images = ImageService(self.data_root)
         self.db = self.images.db
         self.volumes = VolumeManager(self.data_root, self.db)
+        self.net = nw.Networking(self.data_root, self.exec_root, self.db.path)
+        self._net_recovered = False
         self.containers_dir = self.data_root / "containers"
         self.bundles_dir = self.exec_root / "bundles"
         for d in (self.containers_dir, self.bundles_dir):
@@ -219,7 +224,7 @@ class Engine:
         validate(cfg, host)
         if host.runtime not in self.runtimes:
             raise InvalidArgument(f"unknown or invalid runtime name: {host.runtime}")
-        mode = ct.check_network_mode(host)
+        networks = self.net.plan(self, cfg, host, req.networking_config)
         ct.log_options(host)
         command_args(cfg)
         cid = new_id()
@@ -229,7 +234,7 @@ class Engine:
         rec = ContainerRecord(
             id=cid, name="", image_id=str(image.id), image_ref=cfg.image,
             config=cfg.to_json(), host_config=host.to_json(), runtime=host.runtime,
-            network_settings=ct.network_settings(mode),
+            network_settings={"Networks": networks},
             state={**ct.new_state(), "_mounts": []}, snapshot_key=cid,
         )  # fmt: skip
         rec = self._insert(rec, name)
@@ -282,7 +287,6 @@ class Engine:
         cid = rec.id
         cfg = ContainerConfig.from_json(rec.config)
         host = HostConfig.from_json(rec.host_config)
-        ct.check_network_mode(host)
         logopts = ct.log_options(host)
         bundle = self.bundle_dir(cid)
         rootfs = bundle / "rootfs"
@@ -293,11 +297,15 @@ class Engine:
                 self.images.snapshots.mount(rec.snapshot_key or cid, rootfs)
             plan: list[dict[str, Any]] = rec.state.get("_mounts") or []
             self._copy_up(rootfs, plan)
+            netcfg = self.net.attach(self, rec, cfg, host, cdir)
+            files = netcfg.files_dir or cdir
             spec = generate_spec(
-                None, cfg, host, container_id=cid, rootfs=str(rootfs), hostname=cfg.hostname,
-                resolv_conf=str(cdir / "resolv.conf"), hosts_file=str(cdir / "hosts"),
-                hostname_file=str(cdir / "hostname"), mounts=ct.resolved_mounts(plan),
+                None, cfg, host, container_id=cid, rootfs=str(rootfs),
+                hostname=netcfg.hostname or cfg.hostname,
+                resolv_conf=str(files / "resolv.conf"), hosts_file=str(files / "hosts"),
+                hostname_file=str(files / "hostname"), mounts=ct.resolved_mounts(plan),
                 init_path=_init_path() if host.init else None, cgroup_v2=self.cgroup_v2,
+                netns_path=netcfg.netns_path,
             )  # fmt: skip
             write_atomic(bundle / "config.json", json.dumps(spec))
             (cdir / "exit.json").unlink(missing_ok=True)
@@ -312,15 +320,18 @@ class Engine:
             )  # fmt: skip
         except ContainerExit as exc:
             self._unmount(cid)
+            self._net_down(cid, host)
             msg = f"failed to create task for container: failed to create shim task: {exc}: unknown"
             self._set_state(cid, Error=msg, ExitCode=exc.exit_code)
             raise ContainerExit(msg, exc.exit_code) from None
         except HullError as exc:
             self._unmount(cid)
+            self._net_down(cid, host)
             self._set_state(cid, Error=exc.message)
             raise
         except OSError as exc:
             self._unmount(cid)
+            self._net_down(cid, host)
             self._set_state(cid, Error=str(exc))
             raise errors.Internal(f"starting container {cid}: {exc}") from exc
         self._started[cid] = time.monotonic()
@@ -331,6 +342,13 @@ class Engine:
                               **({"Health": health} if health else {}))  # fmt: skip
         self.publish("start", rec)
         return pid
+
+    def _net_down(self, cid: str, host: HostConfig) -> None:
+        """Release the container's network (endpoints, ports, namespace); never raises."""
+        try:
+            self.net.detach(cid, nw.mode_of(host))
+        except (HullError, OSError) as exc:
+            _log(f"releasing the network of {cid}: {exc}")
 
     def _copy_up(self, rootfs: Path, plan: list[dict[str, Any]]) -> None:
         from hull.runtime.rootfs import secure_join
@@ -354,6 +372,7 @@ class Engine:
             if not rec.state.get("Running") or rec.state.get("Restarting"):
                 return
             self._unmount(cid)
+            self._net_down(cid, HostConfig.from_json(rec.host_config))
             ran_for = time.monotonic() - self._started.pop(cid, time.monotonic())
             self.health.forget(cid)
             # moby: a stopped container's health is "unhealthy", for compatibility
@@ -438,6 +457,7 @@ class Engine:
         """Stop the watcher and close the database (the monitor and containers stay)."""
         self.health.close()
         self.stop_watcher()
+        self.net.close()
         self.images.close()
 
     def _watch(self) -> None:
@@ -480,6 +500,12 @@ class Engine:
     def recover(self) -> None:
         """Reconcile records with the monitor after a hulld restart; apply restart policies."""
         procs = {p["id"]: p for p in self.monitor.list() if "exec_id" not in p}
+        if not self._net_recovered:  # once per engine: later calls race with starts
+            self._net_recovered = True
+            try:
+                self.net.recover({cid for cid, p in procs.items() if p.get("running")})
+            except (HullError, OSError) as exc:
+                _log(f"restoring the network state: {exc}")
         for rec in md.list_containers(self.db):
             cid, st = rec.id, rec.state
             if st.get("Running") and not st.get("Restarting"):
@@ -677,6 +703,7 @@ class Engine:
             return
         self._cancel_restart(cid)
         self._unmount(cid)
+        self._net_down(cid, HostConfig.from_json(rec.host_config))
         shutil.rmtree(self.bundle_dir(cid), ignore_errors=True)
         with contextlib.suppress(HullError):
             self.monitor.forget(cid)
@@ -740,6 +767,17 @@ class Engine:
     export = ct.export
     commit = ct.commit
     prune = ct.prune
+
+    # -- networks (in networks.py) ---------------------------------------------------
+
+    network_list = nws.network_list
+    network_inspect = nws.network_inspect
+    network_create = nws.network_create
+    network_remove = nws.network_remove
+    network_prune = nws.network_prune
+    network_connect = nws.network_connect
+    network_disconnect = nws.network_disconnect
+    network_reset = nws.network_reset
 
     def _exec_exited(self, eid: str, code: int) -> None:
         ex = self.execs.get(eid)

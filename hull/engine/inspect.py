@@ -155,13 +155,16 @@ def container_json(engine: Engine, rec: ContainerRecord, size: bool = False) -> 
         out.update(_sizes(engine, rec))
     out["Mounts"] = public_mounts(rec.state.get("_mounts") or [])
     out["Config"] = cfg
-    out["NetworkSettings"] = rec.network_settings
+    out["NetworkSettings"] = engine.net.settings(rec)
     return out
 
 
 def summary(engine: Engine, rec: ContainerRecord, size: bool = False) -> dict[str, Any]:
     """One entry of Docker's ``GET /containers/json``."""
-    nets = rec.network_settings.get("Networks") or {}
+    from hull.engine.networking import ps_ports
+
+    settings = engine.net.settings(rec)
+    nets = settings["Networks"]
     out: dict[str, Any] = {
         "Id": rec.id,
         "Names": ["/" + rec.name],
@@ -169,7 +172,7 @@ def summary(engine: Engine, rec: ContainerRecord, size: bool = False) -> dict[st
         "ImageID": rec.image_id,
         "Command": " ".join(command(rec.config)),
         "Created": int(rec.created),
-        "Ports": [],
+        "Ports": ps_ports(settings),
         "Labels": rec.config.get("Labels") or {},
         "State": rec.state.get("Status", "created"),
         "Status": status_text(rec.state),

@@ -30,6 +30,8 @@ DEFAULT_POOLS: tuple[IPv4Network, ...] = (
     IPv4Network("172.31.0.0/16"),
     *(IPv4Network(f"172.{n}.0.0/16") for n in range(18, 30)),
     *(IPv4Network(f"192.168.{n}.0/24") for n in range(200, 256, 8)),
+    # then small ones, so many daemons (tests, benchmarks) on one host never run out
+    *(IPv4Network(f"10.89.{n}.0/24") for n in range(256)),
 )
 
 

@@ -20,6 +20,7 @@ after it is deleted, so ``cleanup_stale`` always knows what to remove.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import secrets
@@ -45,6 +46,7 @@ from hull.network.nft import NetworkRules, NftTable
 from hull.network.store import NetworkStore
 
 PREDEFINED = (DEFAULT_NETWORK_NAME, "host", "none")
+LOOPBACK_INDEX = 1  # the kernel gives every namespace's lo index 1
 
 
 def veth_name(network_id: str, container_id: str) -> str:
@@ -70,8 +72,11 @@ class NetworkManager:
         mtu: int | None = None,
         dns_upstreams: Sequence[tuple[str, int]] | None = None,
         dns_port: int = 53,
+        owner: str = "",
     ) -> None:
         self.store = store
+        # written as each bridge's ifalias ("hull:<data root>"): see naming.sweep_orphans
+        self.owner = owner
         self.default_bridge = default_bridge
         self.bridge_prefix = bridge_prefix
         self.pools = tuple(pools)
@@ -83,6 +88,7 @@ class NetworkManager:
         self._dns_port = dns_port
         self._dns: DnsThread | None = None
         self._held: dict[str, list[socket.socket]] = {}
+        self._bridge_idx: dict[str, int] = {}
 
     # -- plumbing ----------------------------------------------------------
     @property
@@ -221,7 +227,8 @@ class NetworkManager:
 
     def _setup_network(self, net: Network) -> None:
         """Bridge up with its gateway address, nft rules, DNS listener (idempotent)."""
-        self.nl.create_bridge(net.bridge, self.mtu)
+        self._bridge_idx.pop(net.bridge, None)
+        self.nl.create_bridge(net.bridge, self.mtu, alias=self.owner)
         self.nl.add_address(net.bridge, IPv4Interface(f"{net.gateway}/{net.subnet.prefixlen}"))
         # lets DNATed 127.0.0.1 → container traffic leave through the bridge (see nft.py)
         set_ipv4_conf(net.bridge, "route_localnet", 1)
@@ -231,6 +238,7 @@ class NetworkManager:
             self.dns.listen(str(net.gateway))
 
     def _teardown_network(self, net: Network) -> None:
+        self._bridge_idx.pop(net.bridge, None)
         if net.dns_enabled and self._dns is not None:
             self._dns.unlisten(str(net.gateway))
             self._dns.registry.remove_network(net.id)
@@ -269,8 +277,14 @@ class NetworkManager:
         aliases: Iterable[str] = (),
         mac: str | None = None,
         name: str = "",
+        fresh: bool = False,
     ) -> Endpoint:
-        """Attach a container's namespace: veth, address, routes, DNS records."""
+        """Attach a container's namespace: veth, address, routes, DNS records.
+
+        ``fresh``: the namespace was just made and holds only ``lo`` (the engine's
+        start path), so the interface is ``eth0`` and there is no default route
+        yet: two dumps of the namespace are skipped.
+        """
         aliases = tuple(aliases)
         with self._lock:
             if network == DEFAULT_NETWORK_NAME:
@@ -298,8 +312,11 @@ class NetworkManager:
             ep: Endpoint | None = None
             try:
                 with Netlink(netns_path) as inner:
-                    names = {link.name for link in inner.links()}
-                    ifname = next(f"eth{i}" for i in range(1024) if f"eth{i}" not in names)
+                    if fresh:
+                        ifname = "eth0"
+                    else:
+                        names = {link.name for link in inner.links()}
+                        ifname = next(f"eth{i}" for i in range(1024) if f"eth{i}" not in names)
                     ep = Endpoint(
                         network_id=net.id,
                         container_id=container_id,
@@ -314,15 +331,20 @@ class NetworkManager:
                         aliases=aliases,
                     )
                     self.store.add_endpoint(ep)
-                    self.nl.create_veth(veth, netns_path, ifname, self.mtu)
-                    self.nl.set_link(veth, master=net.bridge, up=True)
-                    self.nl.set_bridge_port(veth, hairpin=True, isolated=not net.icc)
-                    inner.set_link(ifname, mac=ep.mac, up=True)
-                    inner.set_link("lo", up=True)
-                    inner.add_address(ifname, IPv4Interface(f"{addr}/{net.subnet.prefixlen}"))
-                    if not net.internal and not inner.has_default_route():
+                    # one request: veth, its peer's MAC, enslaved to the bridge, up
+                    self._create_veth(veth, netns_path, ifname, self._bridge_index(net.bridge),
+                                      ep.mac)  # fmt: skip
+                    self.nl.set_bridge_port(veth, hairpin=True, isolated=not net.icc or None)
+                    inner_idx = inner.index(ifname)
+                    if inner_idx is None:
+                        raise OSError(errno.ENODEV, os.strerror(errno.ENODEV), ifname)
+                    inner.set_link(inner_idx, up=True)
+                    inner.set_link(LOOPBACK_INDEX, up=True)
+                    inner.add_address(inner_idx, IPv4Interface(f"{addr}/{net.subnet.prefixlen}"))
+                    if not net.internal and (fresh or not inner.has_default_route()):
                         inner.add_default_route(net.gateway)
             except BaseException:
+                self._bridge_idx.pop(net.bridge, None)  # deleted behind our back, maybe
                 with contextlib.suppress(Exception):
                     self.nl.delete_link(veth)
                 if ep is not None:
@@ -332,6 +354,24 @@ class NetworkManager:
             if net.dns_enabled:
                 self.dns.registry.add_endpoint(net.id, container_id, addr, ep.dns_names)
             return ep
+
+    def _create_veth(self, veth: str, netns_path: str, ifname: str, master: int, mac: str) -> None:
+        """The veth pair, up on ``master``; a stale host end of the same name is replaced.
+
+        A container's previous run leaves its veth to the kernel, which
+        deletes it with the namespace, asynchronously: a quick restart can
+        find it still there. The name is ours (a hash of network and
+        container), so it is deleted, synchronously this once.
+        """
+        for attempt in (0, 1):
+            try:
+                self.nl.create_veth(veth, netns_path, ifname, self.mtu, master=master,
+                                    peer_mac=mac, up=True)  # fmt: skip
+                return
+            except OSError as exc:
+                if exc.errno != errno.EEXIST or attempt:
+                    raise
+                self.nl.delete_link(veth)
 
     def disconnect(self, network: str, container_id: str) -> None:
         """Detach a container from one network: veth, lease, ports, DNS records."""
@@ -344,24 +384,40 @@ class NetworkManager:
                 )
             self._teardown_endpoint(net, eps[0])
 
-    def disconnect_all(self, container_id: str) -> None:
-        """Detach a container from every network and unpublish its ports."""
+    def disconnect_all(self, container_id: str, *, keep_links: bool = False) -> None:
+        """Detach a container from every network and unpublish its ports.
+
+        ``keep_links``: the caller is about to destroy the container's namespace,
+        and the kernel then removes the veths itself, asynchronously; deleting
+        each one here would cost ~10 ms of ``synchronize_net`` on the exit path.
+        """
         with self._lock:
             self.unpublish(container_id)
             nets = {n.id: n for n in self.store.networks()}
             for ep in self.store.endpoints():
                 if ep.container_id == container_id and ep.network_id in nets:
-                    self._teardown_endpoint(nets[ep.network_id], ep)
+                    self._teardown_endpoint(nets[ep.network_id], ep, keep_link=keep_links)
 
-    def _teardown_endpoint(self, net: Network, ep: Endpoint) -> None:
+    def _teardown_endpoint(self, net: Network, ep: Endpoint, *, keep_link: bool = False) -> None:
         ports = [p for p in self.store.ports(ep.container_id) if p.network_id == net.id]
         if ports:
             self.unpublish(ep.container_id)
         if self._dns is not None:
             self._dns.registry.remove_endpoint(net.id, ep.container_id)
-        self.nl.delete_link(ep.host_veth)  # takes the peer in the container with it
+        if not keep_link:
+            self.nl.delete_link(ep.host_veth)  # takes the peer in the container with it
         self.store.remove_endpoint(net.id, ep.container_id)
         self.store.release_address(net.id, ep.ip)
+
+    def _bridge_index(self, bridge: str) -> int:
+        """The bridge's link index, remembered (a lookup is a netlink round trip)."""
+        idx = self._bridge_idx.get(bridge)
+        if idx is None:
+            idx = self.nl.index(bridge)
+            if idx is None:
+                raise NotFound(f"bridge {bridge} does not exist: restart hulld to re-create it")
+            self._bridge_idx[bridge] = idx
+        return idx
 
     # -- published ports ---------------------------------------------------
     def publish(
@@ -419,7 +475,9 @@ class NetworkManager:
     def unpublish(self, container_id: str) -> None:
         """Remove a container's DNAT rules and release its host ports."""
         with self._lock:
-            self.nft.remove_owner(container_id)
+            # listing the table costs an nft process: only when there is something to remove
+            if self.store.ports(container_id) or container_id in self._held:
+                self.nft.remove_owner(container_id)
             self.store.remove_ports(container_id)
             for s in self._held.pop(container_id, []):
                 s.close()
@@ -489,6 +547,7 @@ class NetworkManager:
                 for s in socks:
                     s.close()
             self._held.clear()
+            self._bridge_idx.clear()
             nets = self.store.networks()
             for ep in self.store.endpoints():
                 with contextlib.suppress(OSError):

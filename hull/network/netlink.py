@@ -40,6 +40,7 @@ from typing import Any, TypeVar
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
 from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
 
+from hull import linux
 from hull.linux import setns
 
 T = TypeVar("T")
@@ -57,6 +58,7 @@ class LinkInfo:
     mtu: int
     mac: str
     up: bool
+    alias: str = ""
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,9 @@ class Netlink:
         found = self._call(name, lambda: self._ipr.link_lookup(ifname=name))
         return int(found[0]) if found else None
 
-    def _require(self, name: str) -> int:
+    def _require(self, name: str | int) -> int:
+        if isinstance(name, int):  # already an index: no lookup round trip
+            return name
         idx = self.index(name)
         if idx is None:
             raise OSError(errno.ENODEV, os.strerror(errno.ENODEV), name)
@@ -154,12 +158,17 @@ class Netlink:
                     mtu=int(msg.get_attr("IFLA_MTU") or 0),
                     mac=str(msg.get_attr("IFLA_ADDRESS") or ""),
                     up=bool(int(msg["flags"]) & 1),
+                    alias=str(msg.get_attr("IFLA_IFALIAS") or ""),
                 )
             )
         return out
 
-    def create_bridge(self, name: str, mtu: int) -> int:
-        """Create bridge ``name`` (if missing) with ``mtu``, bring it up; return its index."""
+    def create_bridge(self, name: str, mtu: int, alias: str = "") -> int:
+        """Create bridge ``name`` (if missing) with ``mtu``, bring it up; return its index.
+
+        ``alias`` (the link's ``ifalias``) marks who owns the bridge, so leftovers
+        of a data root that no longer exists can be recognised and removed.
+        """
         idx = self.index(name)
         if idx is None:
             # a fixed MAC: otherwise the bridge takes its lowest port's, which changes
@@ -170,7 +179,10 @@ class Netlink:
                 lambda: self._ipr.link("add", ifname=name, kind="bridge", mtu=mtu, address=mac),
             )
             idx = self._require(name)
-        self._call(name, lambda: self._ipr.link("set", index=idx, mtu=mtu, state="up"))
+        kw: dict[str, Any] = {"mtu": mtu, "state": "up"}
+        if alias:
+            kw["ifalias"] = alias
+        self._call(name, lambda: self._ipr.link("set", index=idx, **kw))
         return idx
 
     def delete_link(self, name: str) -> bool:
@@ -188,11 +200,11 @@ class Netlink:
 
     def set_link(
         self,
-        name: str,
+        name: str | int,
         *,
         mtu: int | None = None,
         mac: str | None = None,
-        master: str | None = None,
+        master: str | int | None = None,
         up: bool | None = None,
     ) -> None:
         """Change MTU, MAC, bridge master and state of link ``name`` in one request."""
@@ -207,10 +219,10 @@ class Netlink:
         if up is not None:
             kw["state"] = "up" if up else "down"
         if kw:
-            self._call(name, lambda: self._ipr.link("set", index=idx, **kw))
+            self._call(str(name), lambda: self._ipr.link("set", index=idx, **kw))
 
     def set_bridge_port(
-        self, name: str, *, isolated: bool | None = None, hairpin: bool | None = None
+        self, name: str | int, *, isolated: bool | None = None, hairpin: bool | None = None
     ) -> None:
         """Bridge-port flags: ``isolated`` (no forwarding to other isolated ports), hairpin."""
         idx = self._require(name)
@@ -220,7 +232,7 @@ class Netlink:
         if hairpin is not None:
             kw["mode"] = int(hairpin)
         if kw:
-            self._call(name, lambda: self._ipr.brport("set", index=idx, **kw))
+            self._call(str(name), lambda: self._ipr.brport("set", index=idx, **kw))
 
     def bridge_port_isolated(self, name: str) -> bool:
         idx = self._require(name)
@@ -232,26 +244,42 @@ class Netlink:
         return False
 
     def create_veth(
-        self, host_name: str, netns_path: str | Path, peer_name: str = "eth0", mtu: int = 1500
+        self,
+        host_name: str,
+        netns_path: str | Path,
+        peer_name: str = "eth0",
+        mtu: int = 1500,
+        *,
+        master: int | None = None,
+        peer_mac: str | None = None,
+        up: bool = False,
     ) -> None:
-        """A veth pair: ``host_name`` here, ``peer_name`` created inside ``netns_path``."""
+        """A veth pair: ``host_name`` here, ``peer_name`` created inside ``netns_path``.
+
+        One request also enslaves the host end to bridge index ``master``, brings
+        it up and sets the peer's MAC (each would otherwise be a round trip).
+        """
         fd = os.open(str(netns_path), os.O_RDONLY | os.O_CLOEXEC)
+        peer: dict[str, Any] = {"ifname": peer_name, "net_ns_fd": fd, "mtu": mtu}
+        if peer_mac:
+            peer["address"] = peer_mac
+        kw: dict[str, Any] = {}
+        if master is not None:
+            kw["master"] = master
+        if up:
+            kw["state"] = "up"
         try:
             self._call(
                 host_name,
                 lambda: self._ipr.link(
-                    "add",
-                    ifname=host_name,
-                    kind="veth",
-                    mtu=mtu,
-                    peer={"ifname": peer_name, "net_ns_fd": fd, "mtu": mtu},
+                    "add", ifname=host_name, kind="veth", mtu=mtu, peer=peer, **kw
                 ),
             )
         finally:
             os.close(fd)
 
     # -- addresses ---------------------------------------------------------
-    def add_address(self, name: str, iface: IPv4Interface | IPv6Interface) -> None:
+    def add_address(self, name: str | int, iface: IPv4Interface | IPv6Interface) -> None:
         """Add ``iface`` (address/prefix) to link ``name``; present already is fine."""
         idx = self._require(name)
         try:
@@ -332,6 +360,55 @@ class Netlink:
         return fallback
 
 
+def create_netns(path: str | Path) -> None:
+    """A new, empty network namespace kept alive by a bind mount on ``path``.
+
+    A short-lived thread ``unshare``-s its own network namespace (only that
+    thread changes; safe in a multi-threaded daemon) and bind-mounts it on
+    ``path``, as ``ip netns add`` does; the namespace then outlives the thread.
+    """
+    path = Path(path)
+    path.parent.mkdir(mode=0o711, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
+    os.close(fd)
+
+    def make() -> None:
+        linux.unshare(CLONE_NEWNET)
+        linux.mount("/proc/thread-self/ns/net", str(path), None, linux.MS_BIND, None)
+
+    box: dict[str, BaseException] = {}
+
+    def target() -> None:
+        try:
+            make()
+        except BaseException as exc:
+            box["error"] = exc
+
+    t = threading.Thread(target=target, name="hull-netns-new")
+    t.start()
+    t.join()
+    if "error" in box:
+        path.unlink(missing_ok=True)
+        exc = box["error"]
+        raise exc
+
+
+def delete_netns(path: str | Path) -> None:
+    """Unmount and remove a namespace file made by ``create_netns`` (missing is fine).
+
+    The kernel destroys the namespace, and the veth peers inside it with their
+    host ends, once nothing else holds it: asynchronously, in its own worker,
+    which is why container exits do not wait for the slow veth deletion.
+    """
+    path = Path(path)
+    try:
+        linux.umount2(str(path), linux.MNT_DETACH)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOENT):
+            raise
+    path.unlink(missing_ok=True)
+
+
 def random_mac() -> str:
     """A random unicast, locally administered MAC address."""
     b = bytearray(os.urandom(6))
@@ -361,6 +438,8 @@ __all__ = [
     "LinkInfo",
     "Netlink",
     "RouteInfo",
+    "create_netns",
+    "delete_netns",
     "ipv6_enabled",
     "run_in_netns",
     "set_ipv4_conf",

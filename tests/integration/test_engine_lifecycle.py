@@ -200,8 +200,8 @@ def test_create_errors(env: Env) -> None:
     run(e, ["true"], name="taken", start=False)
     with pytest.raises(errors.AlreadyExists, match='The container name "/taken" is already in use'):
         e.create({"Image": "busybox", "Cmd": ["true"]}, "taken")
-    with pytest.raises(errors.InvalidArgument, match="network bridge not found"):
-        e.create({"Image": "busybox", "HostConfig": {"NetworkMode": "bridge"}})
+    with pytest.raises(errors.NotFound, match="network nosuchnet not found"):
+        e.create({"Image": "busybox", "HostConfig": {"NetworkMode": "nosuchnet"}})
     with pytest.raises(errors.InvalidArgument, match="no log driver named 'syslog'"):
         e.create({"Image": "busybox", "HostConfig": {"LogConfig": {"Type": "syslog"}}})
     with pytest.raises(errors.InvalidArgument, match="bind source path does not exist"):
@@ -478,7 +478,9 @@ def test_inspect_shape(env: Env) -> None:
     assert Path(d["HostnamePath"]).read_text() == cid[:12] + "\n"
     hosts = Path(d["HostsPath"]).read_text()
     assert "localhost" in hosts and cid[:12] in hosts
-    assert "none" in d["NetworkSettings"]["Networks"]
+    br = d["NetworkSettings"]["Networks"]["bridge"]  # the default network is the bridge
+    assert br["IPAddress"] and br["IPAddress"] == d["NetworkSettings"]["IPAddress"]
+    assert f"{br['IPAddress']}\t{cid[:12]}" in hosts
     eid = e.exec_create(cid, {"Cmd": ["hostname"], "AttachStdout": True})
     s = e.exec_start(eid)
     assert s is not None

@@ -63,6 +63,14 @@ MODULES = (
     "volumes_inspect",
     "volumes_delete",
     "volumes_prune",
+    "networks_list",
+    "networks_create",
+    "networks_prune",
+    "networks_inspect",
+    "networks_delete",
+    "networks_connect",
+    "networks_disconnect",
+    "system_reset",
 )
 
 

@@ -3,7 +3,7 @@
 Prints a JSON array indented by 4 spaces (the docker CLI's
 ``IndentedInspector``), or each object through ``--format``. Objects are
 looked up by type in ``KINDS`` order, as docker: containers, images,
-volumes (networks join as the engine serves them); ``-s`` asks for the
+volumes, networks; ``-s`` asks for the
 containers' sizes. ``hull image
 inspect`` is this verb with ``--type image``.
 """
@@ -37,6 +37,10 @@ KINDS: dict[str, tuple[Callable[[Any, str, bool], Any], str]] = {
     "volume": (
         lambda client, name, size: client.get("/volumes/" + quote_segment(name)),
         "volume",
+    ),
+    "network": (
+        lambda client, name, size: client.get("/networks/" + quote_segment(name)),
+        "network",
     ),
 }
 

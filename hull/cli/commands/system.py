@@ -1,6 +1,8 @@
 """``hull system COMMAND``: manage hull, as ``docker system``.
 
     hull system df [-v] [--format FMT]     disk usage (``GET /system/df``)
+    hull system reset [-f]                 every container and network gone, and
+                                           nothing of hull in the host's network
 
 ``info``, ``prune`` and ``events`` join ``SUBCOMMANDS`` as the engine grows.
 ``df`` prints what the docker CLI 20.10 prints: one summary row per kind
@@ -187,6 +189,34 @@ def df(args: argparse.Namespace, client: Any) -> int:
     return 0
 
 
+RESET_WARNING = (
+    "WARNING! This will remove:\n"
+    "  - all containers\n"
+    "  - all networks, and every bridge, veth and nftables rule of hull on this host\n"
+    "Images and volumes are kept.\n"
+    "Are you sure you want to continue?"
+)
+
+
+def configure_reset(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    return p
+
+
+def reset(args: argparse.Namespace, client: Any) -> int:
+    """``hull system reset``: no container, no network, nothing of hull in the host's network."""
+    from .image import confirm
+
+    if not args.force and not confirm(RESET_WARNING):
+        return 0
+    out = client.post("/system/reset") or {}
+    for cid in out.get("ContainersDeleted") or []:
+        print(f"Deleted container {cid[:12]}")
+    for name in out.get("NetworksDeleted") or []:
+        print(f"Deleted network {name}")
+    return 0
+
+
 # subcommand → (help, configure, run)
 SUBCOMMANDS: dict[
     str,
@@ -197,6 +227,11 @@ SUBCOMMANDS: dict[
     ],
 ] = {
     "df": ("Show hull disk usage", configure_df, df),
+    "reset": (
+        "Remove all containers and networks, and hull's host network setup",
+        configure_reset,
+        reset,
+    ),
 }
 
 

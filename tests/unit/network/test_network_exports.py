@@ -14,6 +14,7 @@ def test_public_api_is_complete() -> None:
         "ipam",
         "manager",
         "models",
+        "naming",
         "netlink",
         "nft",
         "ports",
