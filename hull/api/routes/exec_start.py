@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 
-from hull.errors import InvalidArgument
+from hull.errors import Conflict, HullError, InvalidArgument
 
 from ..http import HijackResponse, Request, Response, empty_response
+from ..stdcopy import STDERR, frame
 from .containers_common import DEFAULT_DETACH_KEYS, call, parse_detach_keys, pump
 
 ROUTES = [("POST", "/exec/{id}/start")]
@@ -26,14 +27,27 @@ async def handle(req: Request) -> Response | HijackResponse:
     tty_v = body.get("Tty")
     tty = None if tty_v is None else bool(tty_v)
     info = await call(req, lambda eng: eng.exec_inspect(eid))
+    if info["Running"]:
+        raise Conflict(f"Exec command {eid} is already running")
     use_tty = bool(info["ProcessConfig"]["tty"]) if tty is None else tty
     stdin = bool(info["OpenStdin"])
     keys = parse_detach_keys(info.get("DetachKeys") or DEFAULT_DETACH_KEYS)
-    sock = await call(req, lambda eng: eng.exec_start(eid, detach=detach, tty=tty))
-    if sock is None:
+    if detach:
+        await call(req, lambda eng: eng.exec_start(eid, detach=True, tty=tty))
         return empty_response(200)
 
     async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Started only once the 101 is out, as dockerd does: output that came
+        # right behind the headers would land in the client's HTTP buffer,
+        # which docker-py throws away when it takes the raw socket.
+        try:
+            sock = await call(req, lambda eng: eng.exec_start(eid, detach=False, tty=tty))
+        except HullError as exc:
+            msg = f"{exc.message}\r\n".encode()
+            writer.write(msg if use_tty else frame(STDERR, msg))
+            await writer.drain()
+            return
+        assert sock is not None
         await pump(sock, reader, writer, stdin=stdin, tty=use_tty, detach_keys=keys)
 
     return HijackResponse(run, multiplexed=not use_tty)
