@@ -2,10 +2,12 @@
 # `run --rm busybox true` end to end through each engine's CLI and daemon:
 # hull (hull -> hulld -> monitor -> hull-runtime), docker (20.10 CLI ->
 # a private dockerd -> containerd -> runc) and podman (crun), one hyperfine
-# run, the same busybox rootfs for all three, --network none.
+# run, the same busybox rootfs for all three, on each engine's default
+# bridge network and with --network none.
 #
-# hull's default network is none until the network issue wires bridges into
-# the engine, so the default-network comparison waits for it.
+# The private dockerd has its own bridge but no iptables rules (published
+# ports would go through docker-proxy), and podman a network of its own:
+# their bridge setup is, if anything, cheaper than on a stock install.
 set -e
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-30}
@@ -14,6 +16,7 @@ scripts/apt-install.sh busybox-static docker.io podman crun hyperfine
 work=$(mktemp -d /tmp/hull-bench-run.XXXXXX)
 chmod 755 "$work"
 PODMAN_RUNTIME=crun
+ENGINES_BRIDGE=1
 . bench/lib/engines.sh
 trap engines_cleanup EXIT INT TERM
 engines_start
@@ -28,22 +31,29 @@ set -e
 mount --bind "$work/empty" /sys/fs/cgroup/unified/cgroup.controllers
 for cmd in "$HULL -H unix://$hsock run --rm --network none busybox true" \\
     "$DOCKER -H unix://$dsock run --rm --network none busybox true" \\
-    "$P run --rm --network none --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 busybox true"; do
+    "$P run --rm --network none --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 busybox true" \\
+    "$HULL -H unix://$hsock run --rm busybox true" \\
+    "$DOCKER -H unix://$dsock run --rm busybox true" \\
+    "$P run --rm --network hlbench --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 busybox true"; do
     \$cmd || { echo "failed: \$cmd" >&2; exit 1; }
 done
 hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/result.json" \\
-  -n hull "$HULL -H unix://$hsock run --rm --network none busybox true" \\
-  -n docker "$DOCKER -H unix://$dsock run --rm --network none busybox true" \\
-  -n podman "$P run --rm --network none --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 busybox true" \\
+  -n hull-none "$HULL -H unix://$hsock run --rm --network none busybox true" \\
+  -n docker-none "$DOCKER -H unix://$dsock run --rm --network none busybox true" \\
+  -n podman-none "$P run --rm --network none --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 busybox true" \\
+  -n hull-bridge "$HULL -H unix://$hsock run --rm busybox true" \\
+  -n docker-bridge "$DOCKER -H unix://$dsock run --rm busybox true" \\
+  -n podman-bridge "$P run --rm --network hlbench --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 busybox true" \\
   >/dev/null
 INNER
 unshare -m --propagation private sh "$work/measure.sh"
 .venv/bin/python - "$work/result.json" <<'PY'
 import json, statistics, sys
 res = {r["command"]: statistics.median(r["times"]) * 1000 for r in json.load(open(sys.argv[1]))["results"]}
-hull = res["hull"]
-print(f"{'engine':<10}{'median ms':>10}{'hull / it':>11}   (run --rm --network none busybox true)")
-for name, ms in res.items():
-    print(f"{name:<10}{ms:>10.1f}{hull / ms:>11.2f}")
-print(f"targets: <= 1/3 of docker ({hull / res['docker']:.2f}), <= 1/2 of podman ({hull / res['podman']:.2f})")
+print("run --rm busybox true, medians in ms (hull / peer in parentheses)")
+print(f"{'network':<9}{'hull':>8}{'docker':>16}{'podman':>16}")
+for mode in ("bridge", "none"):
+    h, d, p = (res[f"{e}-{mode}"] for e in ("hull", "docker", "podman"))
+    print(f"{mode:<9}{h:>8.1f}{d:>9.1f} ({h / d:.2f}){p:>9.1f} ({h / p:.2f})")
+print("targets: hull <= 1/3 of docker's and <= 1/2 of podman's, in both modes")
 PY
