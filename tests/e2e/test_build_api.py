@@ -142,3 +142,10 @@ def test_hull_cli_build(hulld: Path) -> None:
     assert r.returncode == 1 and "exit code: 5" in r.stderr
     r = hull_in(hulld, "build", "-f", "nope", ".", cwd=ctx)
     assert r.returncode == 1 and "Cannot locate specified Dockerfile" in r.stderr
+    # the cache goes with builder prune: the next build runs every step again
+    r = hull_in(hulld, "builder", "prune", "-f", cwd=ctx)
+    assert r.returncode == 0 and "Deleted build cache objects:" in r.stdout, r.stderr
+    assert "Total reclaimed space:" in r.stdout
+    r = hull_in(hulld, "build", "--progress", "plain", "--secret", f"id=tok,src={hulld / 'tok'}",
+                "-t", "hl:1", ".", cwd=ctx)  # fmt: skip
+    assert r.returncode == 0 and "CACHED" not in r.stderr, r.stderr

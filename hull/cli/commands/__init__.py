@@ -11,6 +11,7 @@ VERBS: dict[str, str] = {
     "attach": "Attach local standard input, output, and error streams to a running container",
     "bootstrap": "Build an offline base image (busybox, debian) and import it",
     "build": "Build an image from a Dockerfile",
+    "builder": "Manage builds",
     "commit": "Create a new image from a container's changes",
     "container": "Manage containers",
     "cp": "Copy files/folders between a container and the local filesystem",
