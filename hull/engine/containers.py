@@ -346,7 +346,7 @@ def write_network_files(cdir: Path, cfg: ContainerConfig, host: HostConfig) -> N
     """``hostname``, ``hosts`` and ``resolv.conf`` of the container, in its directory."""
     mode = check_network_mode(host)
     extra = [netfiles.parse_add_host(h) for h in host.extra_hosts or ()]
-    netfiles.write_atomic(cdir / "hostname", cfg.hostname + "\n")
+    netfiles.write_atomic(cdir / "hostname", cfg.hostname + "\n", durable=False)
     if mode == "host":
         try:
             hosts = Path("/etc/hosts").read_text()
@@ -370,8 +370,8 @@ def write_network_files(cdir: Path, cfg: ContainerConfig, host: HostConfig) -> N
             netfiles.read_host_resolv_conf(), dns=host.dns or (),
             dns_search=host.dns_search or (), dns_options=host.dns_options or (),
         )  # fmt: skip
-    netfiles.write_atomic(cdir / "hosts", hosts)
-    netfiles.write_atomic(cdir / "resolv.conf", resolv)
+    netfiles.write_atomic(cdir / "hosts", hosts, durable=False)
+    netfiles.write_atomic(cdir / "resolv.conf", resolv, durable=False)
 
 
 # -- commit --changes ---------------------------------------------------------------

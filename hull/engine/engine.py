@@ -55,6 +55,7 @@ from hull.engine.config import (
 from hull.engine.health import HealthChecker
 from hull.engine.monitor.client import MonitorClient, ensure_monitor
 from hull.engine.names import new_id, random_name
+from hull.engine.reaper import Reaper, remove_files, sweep
 from hull.engine.restart import Backoff, Policy, restart_at_daemon_start, wants_restart
 from hull.engine.spec import command_args, generate_spec
 from hull.engine.volumes import VolumeManager
@@ -129,6 +130,7 @@ class Engine:
         self._watch_sock: socket.socket | None = None
         self._watcher: threading.Thread | None = None
         self.health = HealthChecker(self)
+        self.reaper = Reaper()
         from hull.runtime.cgroups import host_layout
 
         self.cgroup_v2 = host_layout() == "v2"
@@ -243,8 +245,8 @@ class Engine:
             cdir = self.container_dir(cid)
             cdir.mkdir(mode=0o710, parents=True, exist_ok=True)
             ct.write_network_files(cdir, cfg, host)
-            write_atomic(cdir / "config.v2.json", json.dumps(rec.config))
-            write_atomic(cdir / "hostconfig.json", json.dumps(rec.host_config))
+            write_atomic(cdir / "config.v2.json", json.dumps(rec.config), durable=False)
+            write_atomic(cdir / "hostconfig.json", json.dumps(rec.host_config), durable=False)
             ct.make_mounts(plan, cid, self.volumes)
             rec = self._set_state(cid, _mounts=plan)
         except BaseException:
@@ -307,7 +309,7 @@ class Engine:
                 init_path=_init_path() if host.init else None, cgroup_v2=self.cgroup_v2,
                 netns_path=netcfg.netns_path,
             )  # fmt: skip
-            write_atomic(bundle / "config.json", json.dumps(spec))
+            write_atomic(bundle / "config.json", json.dumps(spec), durable=False)
             (cdir / "exit.json").unlink(missing_ok=True)
             paths = self.cgroup_paths(rec)
             pid = self.monitor.start(
@@ -457,6 +459,7 @@ class Engine:
         """Stop the watcher and close the database (the monitor and containers stay)."""
         self.health.close()
         self.stop_watcher()
+        self.reaper.close()
         self.net.close()
         self.images.close()
 
@@ -502,6 +505,10 @@ class Engine:
         procs = {p["id"]: p for p in self.monitor.list() if "exec_id" not in p}
         if not self._net_recovered:  # once per engine: later calls race with starts
             self._net_recovered = True
+            known = {rec.id for rec in md.list_containers(self.db)}
+            left = sweep(self.images.snapshots, known, self.containers_dir, self.bundles_dir)
+            if left:
+                _log(f"removed what {len(left)} removed container(s) had left on disk")
             try:
                 self.net.recover({cid for cid, p in procs.items() if p.get("running")})
             except (HullError, OSError) as exc:
@@ -704,16 +711,16 @@ class Engine:
         self._cancel_restart(cid)
         self._unmount(cid)
         self._net_down(cid, HostConfig.from_json(rec.host_config))
-        shutil.rmtree(self.bundle_dir(cid), ignore_errors=True)
         with contextlib.suppress(HullError):
             self.monitor.forget(cid)
         anon = [mp["Name"] for mp in rec.state.get("_mounts") or []
                 if mp["Type"] == "volume" and mp.get("Anonymous")]  # fmt: skip
         self._last_exit[cid] = int(rec.state.get("ExitCode", 0))
         md.delete_container(self.db, cid)
-        with contextlib.suppress(NotFound):
-            self.images.snapshots.remove(rec.snapshot_key or cid)
-        shutil.rmtree(self.container_dir(cid), ignore_errors=True)
+        # gone for everyone now: the files go in the background (a restart sweeps leftovers)
+        snaps, key = self.images.snapshots, rec.snapshot_key or cid
+        dirs = (self.container_dir(cid), self.bundle_dir(cid))
+        self.reaper.submit(lambda: remove_files(snaps, key, *dirs))
         if volumes:
             for name in anon:
                 with contextlib.suppress(NotFound, Conflict):

@@ -149,8 +149,12 @@ def render_hosts(
     return "".join(out)
 
 
-def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
-    """Temp file in the same directory → write → fsync → rename → fsync the directory."""
+def write_atomic(path: Path, text: str, mode: int = 0o644, *, durable: bool = True) -> None:
+    """Temp file in the same directory → write → fsync → rename → fsync the directory.
+
+    ``durable=False`` skips both fsyncs, for files derived from the database
+    and written again at every start: readers still never see half a file.
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
     try:
@@ -158,11 +162,14 @@ def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
             f.write(text)
             f.flush()
             os.fchmod(f.fileno(), mode)
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if not durable:
+        return
     dfd = os.open(str(path.parent), os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(dfd)

@@ -309,6 +309,7 @@ def test_auto_remove(env: Env) -> None:
     with pytest.raises(errors.NotFound):
         e.inspect(cid)
     assert "destroy" in env.actions(cid)
+    e.reaper.settle()  # the files go in the background
     assert not (env.data / "containers" / cid).exists()
     for v in vols:  # --rm removes anonymous volumes too
         with pytest.raises(errors.NotFound):
@@ -323,8 +324,27 @@ def test_remove(env: Env) -> None:
     e.remove(cid, force=True)
     with pytest.raises(errors.NotFound):
         e.inspect(cid)
+    e.reaper.settle()  # the files go in the background
     assert not (e.bundle_dir(cid) / "rootfs").exists()
     assert cid not in {s.name for s in e.images.snapshots.list()}
+
+
+def test_a_restart_sweeps_what_a_removal_left(env: Env) -> None:
+    from hull.engine.reaper import Reaper
+
+    e = env.engine
+    cid = run(e, ["true"])
+    e.wait(cid)
+    e.reaper = Reaper()  # a fresh, idle reaper: as if hulld died before it ran
+    e.reaper.submit = lambda job: None  # type: ignore[method-assign]
+    e.remove(cid)
+    assert cid in {s.name for s in e.images.snapshots.list()}
+    assert (env.data / "containers" / cid).exists()
+    e.close()
+    e2 = env.new_engine()
+    e2.recover()
+    assert cid not in {s.name for s in e2.images.snapshots.list()}
+    assert not (env.data / "containers" / cid).exists()
 
 
 # -- volumes and mounts -----------------------------------------------------------------
