@@ -9,6 +9,7 @@ No policy lives here and nothing of hull is imported.
 from __future__ import annotations
 
 from hull.linux._sys import (
+    capbset_drop,
     capget,
     capset,
     clone,
@@ -130,6 +131,7 @@ __all__ = [
     "CLONE_NEWUSER",
     "CLONE_NEWUTS",
     "NAMESPACES",
+    "capbset_drop",
     "capget",
     "capset",
     "clone",

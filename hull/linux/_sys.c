@@ -212,6 +212,32 @@ sys_prctl(PyObject *self, PyObject *args)
 }
 
 /*
+ * capbset_drop(keep, last_cap): drop every capability 0..last_cap whose bit
+ * is clear in keep from the bounding set. One call instead of ~40 prctl()
+ * round trips through the interpreter on the container's start path; a
+ * capability already out of the set drops without error.
+ */
+static PyObject *
+sys_capbset_drop(PyObject *self, PyObject *args)
+{
+    unsigned long long keep;
+    int last, cap;
+    if (!PyArg_ParseTuple(args, "Ki:capbset_drop", &keep, &last))
+        return NULL;
+    if (last < 0 || last > 63) {
+        PyErr_SetString(PyExc_ValueError, "capbset_drop: last_cap out of range");
+        return NULL;
+    }
+    for (cap = 0; cap <= last; cap++) {
+        if (keep & (1ULL << cap))
+            continue;
+        if (prctl(PR_CAPBSET_DROP, (unsigned long)cap, 0, 0, 0) < 0)
+            return raise_errno(NULL);
+    }
+    Py_RETURN_NONE;
+}
+
+/*
  * seccomp_load(program, flags): install a classic-BPF filter given as the
  * raw bytes of an array of struct sock_filter (8 bytes each). Returns the
  * syscall's result (a listener fd with SECCOMP_FILTER_FLAG_NEW_LISTENER).
@@ -294,6 +320,7 @@ static PyMethodDef sys_methods[] = {
     {"capget", sys_capget, METH_VARARGS, "capget(pid=0) -> (effective, permitted, inheritable)"},
     {"capset", sys_capset, METH_VARARGS, "capset(effective, permitted, inheritable)"},
     {"prctl", sys_prctl, METH_VARARGS, "prctl(option, arg2=0, arg3=0, arg4=0, arg5=0) -> int"},
+    {"capbset_drop", sys_capbset_drop, METH_VARARGS, "capbset_drop(keep, last_cap)"},
     {"seccomp_load", sys_seccomp_load, METH_VARARGS, "seccomp_load(program, flags=0) -> int"},
     {"close_range", sys_close_range, METH_VARARGS, "close_range(first, last, flags=0)"},
     {"join_session_keyring", sys_join_session_keyring, METH_VARARGS, "join_session_keyring(name=None) -> serial"},

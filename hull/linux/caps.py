@@ -47,13 +47,18 @@ CAPS: dict[str, int] = {
 }
 
 
+_last_cap: list[int] = []  # cached: read up to five times per container start
+
+
 def last_cap() -> int:
     """The highest capability number this kernel knows."""
-    try:
-        with open("/proc/sys/kernel/cap_last_cap", "rb") as f:
-            return int(f.read())
-    except OSError:
-        return max(CAPS.values())
+    if not _last_cap:
+        try:
+            with open("/proc/sys/kernel/cap_last_cap", "rb") as f:
+                _last_cap.append(int(f.read()))
+        except OSError:
+            _last_cap.append(max(CAPS.values()))
+    return _last_cap[0]
 
 
 def mask(names: list[str], *, strict: bool = False) -> int:

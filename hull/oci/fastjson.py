@@ -80,3 +80,35 @@ _encode = _json.make_encoder(
 def dumps(obj: Any) -> str:
     """Serialise compactly (no spaces), keys in insertion order."""
     return "".join(_encode(obj, 0))
+
+
+def dumps_indented(obj: Any, indent: int = 2) -> str:
+    """``json.dumps(obj, indent=indent)``, byte for byte (``state`` prints this)."""
+    out: list[str] = []
+    _pretty(obj, out, " " * indent, "\n")
+    return "".join(out)
+
+
+def _pretty(obj: Any, out: list[str], step: str, nl: str) -> None:
+    if isinstance(obj, dict) and obj:
+        inner = nl + step
+        out.append("{")
+        first = True
+        for k, v in obj.items():
+            out.append(inner if first else "," + inner)
+            first = False
+            out.append(_json.encode_basestring_ascii(k if isinstance(k, str) else dumps(k)))
+            out.append(": ")
+            _pretty(v, out, step, inner)
+        out.append(nl + "}")
+    elif isinstance(obj, list | tuple) and obj:
+        inner = nl + step
+        out.append("[")
+        for i, v in enumerate(obj):
+            out.append(inner if i == 0 else "," + inner)
+            _pretty(v, out, step, inner)
+        out.append(nl + "]")
+    elif isinstance(obj, str):
+        out.append(_json.encode_basestring_ascii(obj))
+    else:
+        out.append(dumps(obj))

@@ -15,10 +15,9 @@ clones, and the runtime, a child subreaper, adopts init when it exits.
 
 from __future__ import annotations
 
-import os
-
 from hull import linux
 from hull.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from hull.linux import fastos as os
 from hull.runtime import state as st
 from hull.runtime import sync
 from hull.runtime.sync import InitError
@@ -35,6 +34,8 @@ if TYPE_CHECKING:
 # setns order: the user namespace first, as it grants the rights to join the
 # others it owns; mount late, since it changes the root we open paths from
 _JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")
+# new namespaces init makes with unshare(2) rather than the runtime with clone(2)
+_UNSHARED_BY_INIT = linux.CLONE_NEWNET | linux.CLONE_NEWIPC
 
 
 class CreateOptions:
@@ -232,16 +233,48 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
     cgm: CgroupManager | None = None
     pid = 0
     fds: list[int] = []
+    rfd = wfd = -1
+    # `run` without a terminal: init goes on to exec right after CREATED
+    # instead of waiting for START (one round trip less); a foreground
+    # terminal needs START, so the pty's size is set before the program runs.
+    auto_start = run and not (proc.terminal and not opts.console_socket)
     try:
-        from hull.runtime.cgroups import create_cgroup_manager
-
         mark("create: spec parsed")
+        from hull.runtime.cgroups import create_cgroup_manager, read_mountinfo
+
+        # Which cgroups, before the clone: in the forked child every first
+        # write to a page of this process is a copy-on-write fault, so Python
+        # work (imports above all) costs more after the clone.
         res = spec.linux.resources
+        mountinfo = read_mountinfo()
         cgm = create_cgroup_manager(
             spec.linux.cgroups_path,
             opts.id,
             hybrid_unified=bool(res.hugepage_limits or res.unified),
+            mountinfo=mountinfo,
         )
+        join = _plan_join(spec, cgm)
+        mark("create: cgroup planned")
+        # Clone, then create the cgroup: init starts setting up (and
+        # mounting) meanwhile; it waits for CGROUP_DONE before it needs it.
+        pid, rfd, wfd, console_peer = _spawn_init(
+            opts,
+            spec,
+            bundle,
+            rootfs,
+            fds,
+            fifo=not run,
+            auto_start=auto_start,
+            cgm=cgm,
+            join=join,
+            mountinfo=mountinfo,
+        )
+        mark("create: cloned")
+        userns = spec.linux.namespace("user")
+        if userns is not None and not userns.path:
+            _write_id_maps(pid, spec)
+        hstate = _hook_state(opts.id, pid, st.CREATED, bundle, spec)
+        sync.send(wfd, sync.GO_SETUP, hstate)
         # What `delete` needs if this process is killed from here on: the
         # cgroup paths (pid 0 reads as stopped).
         st.State(
@@ -255,42 +288,33 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
                 "cgroupPaths": cgm.paths(),
             },
         ).save()
-        cfg_join = _plan_join(spec, cgm)
-        _allow_default_devices(spec)
-        pid, rfd, wfd, console_peer = _spawn_init(
-            opts, spec, bundle, rootfs, cgm, fds, fifo=not run, join=cfg_join
-        )
-        mark("create: cloned")
-        userns = spec.linux.namespace("user")
-        if userns is not None and not userns.path:
-            _write_id_maps(pid, spec)
-        hstate = _hook_state(opts.id, pid, st.CREATED, bundle, spec)
-        sync.send(wfd, sync.GO_SETUP, hstate)
-        # The cgroup is made while init starts up and mounts its rootfs; init
-        # waits for CGROUP_DONE before it needs it (see hull.runtime.init).
         cgm.create()
         mark("create: cgroup made")
-        if cfg_join.self_join:
-            # init joins its v1 hierarchies itself (see JoinPlan) as soon as
-            # they exist; their limits are written meanwhile, well before
-            # init answers RUN_HOOKS and long before it execs anything
-            sync.send(wfd, sync.CGROUP_DONE)
-            cgm.apply(spec.linux.resources)
+        _allow_default_devices(spec)
+        # The device rules are complete before init joins: their transition
+        # passes through "deny all", and init makes its device nodes in the
+        # cgroup. The other limits are written while init mounts; init waits
+        # for CONFIGURED before anything of the container can run.
+        cgm.apply(spec.linux.resources, limits=False)
+        if join.self_join:
+            # init joins its v1 hierarchies itself (see JoinPlan)
             from hull.runtime.cgroups import add_pid_to
 
-            for d in cfg_join.parent_dirs:
+            for d in join.parent_dirs:
                 add_pid_to(d, pid)
         else:
-            cgm.apply(spec.linux.resources)
             cgm.add_pid(pid)
-            sync.send(wfd, sync.CGROUP_DONE)
-        mark("create: cgroup applied")
+        sync.send_or_report(wfd, rfd, sync.CGROUP_DONE)
+        cgm.apply(spec.linux.resources, devices=False)
         if proc.oom_score_adj is not None:
             _oom_score_adj(pid, proc.oom_score_adj)
+        sync.send_or_report(wfd, rfd, sync.CONFIGURED)
+        mark("create: cgroup applied")
         sync.expect(rfd, sync.READY_SETUP)
-        sync.expect(rfd, sync.RUN_HOOKS)
-        _run_hooks(spec, ("prestart", "createRuntime"), hstate)
-        sync.send(wfd, sync.HOOKS_DONE)
+        if sync.parent_hooks(spec):
+            sync.expect(rfd, sync.RUN_HOOKS)
+            _run_hooks(spec, ("prestart", "createRuntime"), hstate)
+            sync.send_or_report(wfd, rfd, sync.HOOKS_DONE)
         sync.expect(rfd, sync.CREATED)
         mark("create: init created")
         start_time = st.pid_start_time(pid)
@@ -313,6 +337,9 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
         if opts.pid_file:
             st.atomic_write(os.path.abspath(opts.pid_file), str(pid).encode(), 0o644)
     except BaseException as exc:
+        if isinstance(exc, BrokenPipeError) and rfd >= 0:
+            # init died before reading our message: its own report says why
+            exc = sync.child_error(rfd) or exc
         if pid > 0:
             _kill_wait(pid)
         if cgm is not None:
@@ -332,12 +359,12 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
             raise ContainerExit(str(exc), exc.exit_code) from None
         if isinstance(exc, sync.ProtocolError):
             raise FailedPrecondition(f"container init failed: {exc}") from None
-        raise
+        raise exc
     if not run:
         for fd in fds:
             os.close(fd)
         return 0
-    return _start_and_wait(opts, state, spec, cgm, rfd, wfd, fds, console_peer)
+    return _start_and_wait(opts, state, spec, cgm, rfd, wfd, fds, console_peer, auto_start)
 
 
 # What every container may use whatever the spec's device rules say, as
@@ -424,11 +451,13 @@ def _spawn_init(
     spec: Spec,
     bundle: str,
     rootfs: str,
-    cgm: CgroupManager,
     fds: list[int],
     *,
     fifo: bool,
+    auto_start: bool,
+    cgm: CgroupManager,
     join: JoinPlan,
+    mountinfo: str,
 ) -> tuple[int, int, int, int]:
     """Clone the container's init.
 
@@ -445,8 +474,10 @@ def _spawn_init(
     cfg.no_pivot = opts.no_pivot
     cfg.no_new_keyring = opts.no_new_keyring
     cfg.preserve_fds = opts.preserve_fds
+    cfg.auto_start = auto_start
     cfg.cgroup_paths = cgm.paths()
     cfg.tasks_files = join.tasks_files
+    cfg.mountinfo = mountinfo
     if fifo:
         fifo_path = os.path.join(opts.root, opts.id, st.FIFO)
         os.mkfifo(fifo_path, 0o622)
@@ -465,6 +496,13 @@ def _spawn_init(
         cfg.console_fd = theirs
         cfg.console_peer = mine
         fds.extend((theirs, mine))
+    if spec.linux.seccomp is not None and spec.linux.seccomp.listener_path:
+        from hull.runtime.seccomp_notify import connect_listener
+
+        # from here, the host: init loads its filter where listenerPath is gone
+        cfg.notify_sock = connect_listener(spec.linux.seccomp)
+        if cfg.notify_sock >= 0:
+            fds.append(cfg.notify_sock)
     p_r, i_w = os.pipe()  # init -> parent
     i_r, p_w = os.pipe()  # parent -> init
     fds.extend((p_r, p_w))
@@ -488,18 +526,32 @@ def _spawn_init(
             flags |= flag
     try:
         if not joins:
+            if not flags & linux.CLONE_NEWUSER:
+                # The network and IPC namespaces are the slow ones to make
+                # (~0.6 ms): init unshares them itself, while this process
+                # sets up the cgroup. (In a new user namespace they are
+                # made with it, so that it owns them before any uid map.)
+                cfg.unshare_flags = flags & _UNSHARED_BY_INIT
+                flags &= ~_UNSHARED_BY_INIT
             pid = linux.clone(flags)
             if pid == 0:
                 os.close(p_r)
                 os.close(p_w)
                 init_main(cfg)
         else:
+            # a joined mount namespace has a mount table of its own
+            cfg.mountinfo = ""
             pid = _spawn_joined(cfg, flags, joins, p_r, p_w)
     finally:
         os.close(i_r)
         os.close(i_w)
         for fd, _ in joins:
             os.close(fd)
+        if cfg.notify_sock >= 0:
+            # init has its copy: the agent sees the end of the connection
+            # when init has sent the listener and closed it
+            os.close(cfg.notify_sock)
+            fds.remove(cfg.notify_sock)
     return pid, p_r, p_w, cfg.console_peer
 
 
@@ -587,6 +639,7 @@ def _start_and_wait(
     wfd: int,
     fds: list[int],
     console_peer: int,
+    auto_start: bool,
 ) -> int:
     pid = state.pid
     master = -1
@@ -600,14 +653,15 @@ def _start_and_wait(
                 from hull.runtime.tty import copy_winsize
 
                 copy_winsize(0, master)
-        sync.send(wfd, sync.START)
+        if not auto_start:
+            sync.send_or_report(wfd, rfd, sync.START)
         msg = sync.recv(rfd)  # EOF: execve succeeded (the pipe is close-on-exec)
         mark("run: exec'd")
         if msg is not None:
             kind, payload = msg
             if kind == sync.ERROR:
                 raise InitError.from_payload(payload)
-            raise sync.ProtocolError(f"unexpected message {kind} after START")
+            raise sync.ProtocolError(f"unexpected message {kind} after CREATED")
     except BaseException as exc:
         _kill_wait(pid)
         _cleanup(state, spec, cgm)
@@ -637,20 +691,29 @@ def _start_and_wait(
             os.close(master)
     code = _wait(pid)
     mark("run: exited")
-    _cleanup(state, spec, cgm)
+    pidns = spec.linux.namespace("pid")
+    _cleanup(state, spec, cgm, reaped=pidns is not None and not pidns.path)
     mark("run: cleaned up")
     return code
 
 
-def _cleanup(state: st.State, spec: Spec | None, cgm: CgroupManager | None) -> None:
-    """Remove what a stopped container leaves: processes, cgroup, state; then poststop."""
+def _cleanup(
+    state: st.State, spec: Spec | None, cgm: CgroupManager | None, *, reaped: bool = False
+) -> None:
+    """Remove what a stopped container leaves: processes, cgroup, state; then poststop.
+
+    ``reaped``: init, pid 1 of a pid namespace of its own, has been reaped, so
+    the kernel has killed and reaped every other process of that namespace:
+    no need to read the cgroup's process lists.
+    """
     if cgm is not None:
         try:
-            for p in cgm.pids():
-                try:
-                    os.kill(p, 9)
-                except ProcessLookupError:
-                    pass
+            if not reaped:
+                for p in cgm.pids():
+                    try:
+                        os.kill(p, 9)
+                    except ProcessLookupError:
+                        pass
             cgm.destroy()
         except OSError:
             pass

@@ -6,9 +6,8 @@ start path of a container loads none of this.
 
 from __future__ import annotations
 
-import os
-
 from hull.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
+from hull.linux import fastos as os
 from hull.runtime import state as st
 from hull.runtime.container import _cleanup, _hook_state, _kill_wait, _rmtree, _run_hooks
 

@@ -18,6 +18,7 @@ from hull.runtime.container import (
     _check_caps,
     _connect_console,
     _forward_signals,
+    _hook_state,
     _wait,
 )
 from hull.runtime.control import _manager, _saved_spec
@@ -67,26 +68,52 @@ def exec_process(root: str, cid: str, opts: ExecOptions) -> int:
             os.close(fd)
         raise Conflict(f"cannot exec in container {cid}: {exc.strerror}") from None
     console_fd = _connect_console(opts.console_socket) if opts.console_socket else -1
+    from hull.runtime.seccomp_notify import close_quietly, connect_listener
+
+    try:
+        # from the host, before joining: see hull.runtime.seccomp_notify
+        notify_sock = connect_listener(spec.linux.seccomp)
+    except BaseException:
+        close_quietly(console_fd)
+        for fd, _ in joins:
+            os.close(fd)
+        raise
     cgm = _manager(state)
     linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
     p_r, e_w = os.pipe()
     e_r, p_w = os.pipe()
     mid = os.fork()
     if mid == 0:
-        _exec_child(joins, proc, spec, userns, e_r, e_w, p_r, p_w, console_fd, opts.preserve_fds)
+        _exec_child(
+            joins,
+            proc,
+            spec,
+            userns,
+            e_r,
+            e_w,
+            p_r,
+            p_w,
+            console_fd,
+            opts.preserve_fds,
+            notify_sock,
+        )
     os.close(e_r)
     os.close(e_w)
     for fd, _ in joins:
         os.close(fd)
-    if console_fd >= 0:
-        os.close(console_fd)
+    close_quietly(console_fd)
+    close_quietly(notify_sock)
     try:
         payload = sync.expect(p_r, sync.READY_SETUP)
         pid = int(payload)
         os.waitpid(mid, 0)
         if cgm is not None:
             cgm.add_pid(pid)
-        sync.send(p_w, sync.GO_SETUP)
+        # the state the seccomp agent gets along with the listener, if any
+        pstate = b""
+        if notify_sock >= 0:
+            pstate = _hook_state(cid, pid, st.RUNNING, state.data.get("bundle", ""), spec)
+        sync.send(p_w, sync.GO_SETUP, pstate)
         msg = sync.recv(p_r)
         if msg is not None and msg[0] == sync.ERROR:
             raise InitError.from_payload(msg[1])
@@ -116,6 +143,7 @@ def _exec_child(
     p_w: int,
     console_fd: int,
     preserve_fds: int,
+    notify_sock: int = -1,
 ) -> None:
     """The intermediate of exec: join, fork into the pid namespace, become the process."""
     try:
@@ -132,7 +160,7 @@ def _exec_child(
             sync.send(wfd, sync.READY_SETUP, str(pid).encode())
             os._exit(0)
         linux.prctl(linux.PR_SET_DUMPABLE, 0)
-        sync.expect(rfd, sync.GO_SETUP)
+        pstate = sync.expect(rfd, sync.GO_SETUP)
         from hull.runtime import process
 
         process.set_rlimits(proc)
@@ -144,8 +172,18 @@ def _exec_child(
             _setup_terminal(cfg, -1)
         else:
             os.setsid()
+        notify_state = None
+        if notify_sock >= 0:
+            from hull.oci.fastjson import loads
+
+            notify_state = loads(pstate)
         process.finalize_and_exec(
-            proc, spec.linux.seccomp, userns=userns, preserve_fds=preserve_fds
+            proc,
+            spec.linux.seccomp,
+            userns=userns,
+            preserve_fds=preserve_fds,
+            notify_sock=notify_sock,
+            notify_state=notify_state,
         )
     except InitError as exc:
         _fail(wfd, exc)

@@ -8,10 +8,9 @@ execve or ``os._exit``.
 
 from __future__ import annotations
 
-import os
-
 from hull import linux
 from hull.errors import HullError
+from hull.linux import fastos as os
 from hull.runtime import sync
 from hull.runtime.sync import InitError
 from hull.runtime.trace import mark
@@ -25,19 +24,23 @@ class InitConfig:
     """Everything the init needs besides the spec."""
 
     __slots__ = (
+        "auto_start",
         "bundle",
         "cgroup_paths",
         "console_fd",
         "console_peer",
         "direct",
         "fifo_fd",
+        "mountinfo",
         "no_new_keyring",
         "no_pivot",
+        "notify_sock",
         "preserve_fds",
         "rfd",
         "rootfs",
         "spec",
         "tasks_files",
+        "unshare_flags",
         "wfd",
     )
 
@@ -56,6 +59,10 @@ class InitConfig:
         self.direct = True  # cloned by the runtime itself, not by an intermediate
         self.cgroup_paths: dict[str, str] = {}
         self.tasks_files: list[str] = []  # v1 hierarchies init joins itself
+        self.mountinfo = ""  # the runtime's mount table, read before the clone
+        self.auto_start = False  # `run`: exec right after CREATED, no START
+        self.unshare_flags = 0  # new namespaces to make first thing (see container)
+        self.notify_sock = -1  # connection to the seccomp agent (seccomp_notify)
 
 
 def main(cfg: InitConfig) -> None:
@@ -105,6 +112,8 @@ def _run(cfg: InitConfig) -> None:
     # Nothing in the container may ptrace us or open /proc/<pid>/exe (the
     # host's interpreter) while we set up; execve resets this.
     linux.prctl(linux.PR_SET_DUMPABLE, 0)
+    if cfg.unshare_flags:
+        linux.unshare(cfg.unshare_flags)
     # before anything changes who we are or what we see: in a user namespace
     # hull's files may be unreadable, after pivot_root they are gone
     preload(spec)
@@ -121,6 +130,10 @@ def _run(cfg: InitConfig) -> None:
         # become root of the new user namespace (0 is mapped by the parent)
         os.setresgid(0, 0, 0)
         os.setresuid(0, 0, 0)
+    from hull.runtime import process, rootfs
+
+    ctx = rootfs.MountContext(cfg.bundle, cfg.cgroup_paths, userns, netns, cg is not None)
+    ctx.mountinfo = cfg.mountinfo
     joined = False
 
     def join_cgroup() -> None:
@@ -141,6 +154,16 @@ def _run(cfg: InitConfig) -> None:
             linux.unshare(linux.CLONE_NEWCGROUP)
         mark("init: in cgroup")
 
+    ctx.before_cgroup = join_cgroup
+    got_configured = False
+
+    def configured() -> None:
+        """Wait until the parent has written every limit (see sync.CONFIGURED)."""
+        nonlocal got_configured
+        if not got_configured:
+            sync.expect(cfg.rfd, sync.CONFIGURED)
+            got_configured = True
+
     if not cfg.no_new_keyring:
         try:
             linux.join_session_keyring(f"_ses.{os.path.basename(cfg.bundle)}"[:255])
@@ -150,8 +173,6 @@ def _run(cfg: InitConfig) -> None:
         linux.sethostname(spec.hostname)
     if spec.domainname:
         linux.setdomainname(spec.domainname)
-    from hull.runtime import process, rootfs
-
     process.set_rlimits(proc)
     old_umask = os.umask(0)
     mount_ns = spec.linux.namespace("mount") is not None
@@ -160,8 +181,6 @@ def _run(cfg: InitConfig) -> None:
     fifo_fd = cfg.fifo_fd
     mark("init: mounting")
     if mount_ns:
-        ctx = rootfs.MountContext(cfg.bundle, cfg.cgroup_paths, userns, netns, cg is not None)
-        ctx.before_cgroup = join_cgroup
         rootfs.setup(spec, cfg.rootfs, ctx)
         cwd = rootfs.secure_join(cfg.rootfs, proc.cwd)
         if not os.path.isdir(cwd):
@@ -169,8 +188,10 @@ def _run(cfg: InitConfig) -> None:
         console = _setup_console_mount(cfg)
         join_cgroup()
         mark("init: mounted")
-        sync.send(cfg.wfd, sync.RUN_HOOKS)
-        sync.expect(cfg.rfd, sync.HOOKS_DONE)
+        if sync.parent_hooks(spec):
+            sync.send(cfg.wfd, sync.RUN_HOOKS)
+            configured()
+            sync.expect(cfg.rfd, sync.HOOKS_DONE)
         _run_hooks_here(spec, "createContainer", hook_state)
         if cfg.no_pivot:
             rootfs.chroot_root(cfg.rootfs)
@@ -181,13 +202,13 @@ def _run(cfg: InitConfig) -> None:
         rootfs.finish(spec)
         mark("init: masked")
     else:
-        ctx = rootfs.MountContext(cfg.bundle, cfg.cgroup_paths, userns, netns, cg is not None)
-        ctx.before_cgroup = join_cgroup
         rootfs.setup(spec, cfg.rootfs, ctx, mount_ns=False)
         console = -1
         join_cgroup()
-        sync.send(cfg.wfd, sync.RUN_HOOKS)
-        sync.expect(cfg.rfd, sync.HOOKS_DONE)
+        if sync.parent_hooks(spec):
+            sync.send(cfg.wfd, sync.RUN_HOOKS)
+            configured()
+            sync.expect(cfg.rfd, sync.HOOKS_DONE)
         _run_hooks_here(spec, "createContainer", hook_state)
         os.chroot(cfg.rootfs)
         os.chdir("/")
@@ -205,6 +226,7 @@ def _run(cfg: InitConfig) -> None:
     process.check_executable(path, proc.args[0])
     if not proc.terminal:
         os.setsid()
+    configured()
     # `create` returns after CREATED: init must outlive it
     linux.prctl(linux.PR_SET_PDEATHSIG, 0)
     mark("init: created")
@@ -222,23 +244,43 @@ def _run(cfg: InitConfig) -> None:
         os.write(wfd, b"0")
         os.close(wfd)
         os.close(fifo_fd)
-    else:
+    elif not cfg.auto_start:
         sync.expect(cfg.rfd, sync.START)
+    # With no wait and no hook since the check, the program found above is
+    # still the one to run; otherwise it is looked up and checked again.
+    checked = path if cfg.auto_start and not spec.hooks.get("startContainer") else ""
     _run_hooks_here(spec, "startContainer", hook_state)
     mark("init: exec")
+    notify_state = None
+    if cfg.notify_sock >= 0:
+        from hull.oci.fastjson import loads
+
+        notify_state = loads(hook_state)
     process.finalize_and_exec(
-        proc, spec.linux.seccomp, userns=userns, preserve_fds=cfg.preserve_fds
+        proc,
+        spec.linux.seccomp,
+        userns=userns,
+        preserve_fds=cfg.preserve_fds,
+        checked=checked,
+        notify_sock=cfg.notify_sock,
+        notify_state=notify_state,
     )
 
 
 def preload(spec: Spec, proc: object = None) -> None:
     """Import now what runs after the switch of root, where hull's files are gone."""
     import hull.linux.caps
-    from hull.runtime import process  # noqa: F401
+    from hull.runtime import process, rootfs  # noqa: F401
 
     p = proc or spec.process
     if spec.linux.seccomp is not None:
         import hull.runtime.seccomp
+        from hull.runtime import seccomp_notify
+
+        if seccomp_notify.wants_listener(spec.linux.seccomp):
+            import _socket
+
+            import hull.oci.fastjson
     if spec.hooks.get("startContainer"):
         import subprocess  # noqa: F401
 

@@ -10,14 +10,15 @@ close-on-exec; execve.
 
 from __future__ import annotations
 
-import os
-
 from hull import linux
 from hull.errors import InvalidArgument
+from hull.linux import fastos as os
 from hull.runtime.sync import InitError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from hull.oci.runtime_spec import Process, Seccomp
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -146,10 +147,7 @@ def set_identity(proc: Process, userns: bool) -> None:
 def drop_bounding(bounding: list[str]) -> None:
     from hull.linux.caps import last_cap, mask
 
-    keep = mask(bounding)
-    for cap in range(last_cap() + 1):
-        if not keep & (1 << cap) and linux.prctl(linux.PR_CAPBSET_READ, cap) == 1:
-            linux.prctl(linux.PR_CAPBSET_DROP, cap)
+    linux.capbset_drop(mask(bounding), last_cap())
 
 
 def set_caps(proc: Process) -> None:
@@ -173,12 +171,24 @@ def set_caps(proc: Process) -> None:
             pass
 
 
-def load_seccomp(seccomp: Seccomp | None) -> None:
+def load_seccomp(
+    seccomp: Seccomp | None, notify_sock: int = -1, notify_state: dict[str, Any] | None = None
+) -> None:
+    """Load the filter; a notify listener goes to ``listenerPath`` over ``notify_sock``."""
     if seccomp is None:
         return
     from hull.runtime.seccomp import load
 
-    load(seccomp)
+    listener = load(seccomp)
+    if listener > 0:
+        try:
+            if notify_sock >= 0:
+                from hull.runtime.seccomp_notify import send_listener
+
+                send_listener(notify_sock, listener, seccomp, notify_state or {})
+        finally:
+            # the agent has its copy; ours would reach the container
+            os.close(listener)
 
 
 def _cloexec_from(first: int) -> None:
@@ -197,6 +207,20 @@ def _cloexec_from(first: int) -> None:
                     pass
 
 
+def _default_signals() -> None:
+    """Undo what the interpreter did to signals, before a filter could forbid it.
+
+    Python ignores SIGPIPE and SIGXFSZ at start-up, and an ignored signal
+    stays ignored across execve: without this, ``yes | head`` in a container
+    would never end by SIGPIPE. The mask is emptied as well.
+    """
+    import _signal  # type: ignore[import-not-found]
+
+    for sig in (_signal.SIGPIPE, _signal.SIGXFSZ):
+        _signal.signal(sig, _signal.SIG_DFL)
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
+
+
 def finalize_and_exec(
     proc: Process,
     seccomp: Seccomp | None,
@@ -204,8 +228,17 @@ def finalize_and_exec(
     userns: bool,
     preserve_fds: int = 0,
     exec_fd_hook: int = -1,
+    checked: str = "",
+    notify_sock: int = -1,
+    notify_state: dict[str, Any] | None = None,
 ) -> None:
-    """Become the container process. Never returns; raises InitError on failure."""
+    """Become the container process. Never returns; raises InitError on failure.
+
+    ``checked``: the absolute path of the program, found and checked by the
+    caller just before (nothing can have changed it since): not looked up again.
+    ``notify_sock``: a connection to the seccomp agent (see
+    :mod:`hull.runtime.seccomp_notify`), sent ``notify_state`` and the listener.
+    """
     env = list(proc.env)
     if env_value(env, "HOME") is None:
         env.append("HOME=" + home_of(proc.user.uid))
@@ -215,14 +248,18 @@ def finalize_and_exec(
         raise InitError(
             f"cannot change to working directory {proc.cwd}: {exc.strerror}", 1
         ) from None
-    path = lookup(proc.args[0], env)
-    check_executable(path, proc.args[0])
+    if checked.startswith("/"):
+        path = checked
+    else:
+        path = lookup(proc.args[0], env)
+        check_executable(path, proc.args[0])
+    _default_signals()
     # No descriptor of the runtime may reach the container (CVE-2024-21626):
     # everything past stdio and the preserved fds closes at exec. Before any
     # seccomp filter, which may not allow close_range.
     _cloexec_from(3 + preserve_fds)
     if not proc.no_new_privileges:
-        load_seccomp(seccomp)
+        load_seccomp(seccomp, notify_sock, notify_state)
         seccomp = None
     caps = proc.capabilities
     if caps is not None:
@@ -232,7 +269,7 @@ def finalize_and_exec(
     if proc.no_new_privileges:
         linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
     os.umask(proc.user.umask if proc.user.umask is not None else 0o022)
-    load_seccomp(seccomp)
+    load_seccomp(seccomp, notify_sock, notify_state)
     try:
         os.execve(path, proc.args, dict(e.split("=", 1) for e in env if "=" in e))
     except PermissionError:

@@ -9,17 +9,23 @@ then mask and write-protect paths.
 
 from __future__ import annotations
 
-import os
-import stat
-
 from hull import linux
 from hull.errors import InvalidArgument
+from hull.linux import fastos as os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from hull.oci.runtime_spec import Device, Mount, Spec
+
+# file types of st_mode (the stat module is one import more on the hot path)
+_S_IFMT = 0o170000
+_S_IFDIR = 0o040000
+_S_IFCHR = 0o020000
+_S_IFBLK = 0o060000
+_S_IFIFO = 0o010000
+_S_IFLNK = 0o120000
 
 # mount option -> (flags to set, flags to clear)
 _FLAGS: dict[str, tuple[int, int]] = {
@@ -144,7 +150,7 @@ def secure_join(root: str, unsafe: str) -> str:
         except OSError:
             resolved.append(part)
             continue
-        if stat.S_ISLNK(st.st_mode):
+        if st.st_mode & _S_IFMT == _S_IFLNK:
             hops += 1
             if hops > 255:
                 raise InvalidArgument(f"too many symlinks resolving {unsafe!r} in {root}")
@@ -178,8 +184,32 @@ def _make_target(dest: str, source_is_dir: bool) -> None:
 
 
 def _check_inside(rootfs: str, dest: str, what: str) -> None:
+    """Refuse ``dest`` unless it still resolves inside ``rootfs`` (a real path).
+
+    ``dest`` comes from :func:`secure_join`; this catches a symlink swapped in
+    since. Fast path: no component below the rootfs is a symlink (or one is
+    missing, and the rest cannot climb: secure_join leaves no ``..``); else
+    the full resolution decides.
+    """
+    base = rootfs.rstrip("/")
+    if dest == rootfs or dest.startswith(base + "/"):
+        p = base
+        for part in dest[len(base) + 1 :].split("/"):
+            if part in ("", "."):
+                continue
+            if part == "..":
+                break
+            p += "/" + part
+            try:
+                mode = os.lstat(p).st_mode
+            except OSError:
+                return
+            if mode & _S_IFMT == _S_IFLNK:
+                break
+        else:
+            return
     real = os.path.realpath(dest)
-    if real != rootfs and not real.startswith(rootfs.rstrip("/") + "/"):
+    if real != rootfs and not real.startswith(base + "/"):
         raise InvalidArgument(f"mount destination {what} resolves outside the rootfs ({real})")
 
 
@@ -202,7 +232,7 @@ def mount_one(rootfs: str, m: Mount, ctx: MountContext) -> None:
             raise InvalidArgument(
                 f"bind mount source {m.source!r} for {m.destination}: {exc.strerror}"
             ) from None
-        _make_target(dest, stat.S_ISDIR(st.st_mode))
+        _make_target(dest, st.st_mode & _S_IFMT == _S_IFDIR)
         _check_inside(rootfs, dest, m.destination)
         linux.mount(src, dest, None, flags & (linux.MS_BIND | linux.MS_REC), None)
         # bind ignores every other flag: apply them with a remount, keeping
@@ -242,7 +272,15 @@ def mount_one(rootfs: str, m: Mount, ctx: MountContext) -> None:
 class MountContext:
     """What mounting needs to know beyond one mount entry."""
 
-    __slots__ = ("before_cgroup", "bundle", "cgroup_paths", "cgroupns", "netns", "userns")
+    __slots__ = (
+        "before_cgroup",
+        "bundle",
+        "cgroup_paths",
+        "cgroupns",
+        "mountinfo",
+        "netns",
+        "userns",
+    )
 
     def __init__(
         self, bundle: str, cgroup_paths: dict[str, str], userns: bool, netns: bool, cgroupns: bool
@@ -252,6 +290,7 @@ class MountContext:
         self.userns = userns
         self.netns = netns
         self.cgroupns = cgroupns
+        self.mountinfo = ""  # the runtime's mount table if it read it (cgroup mounts)
         # called before the first cgroup mount: the cgroup must exist by then
         self.before_cgroup: Callable[[], None] | None = None
 
@@ -272,7 +311,7 @@ def _mount_cgroup(rootfs: str, dest: str, m: Mount, flags: int, ctx: MountContex
             linux.mount(src, dest, None, linux.MS_BIND | linux.MS_REC, None)
     else:
         linux.mount("tmpfs", dest, "tmpfs", base, "mode=755")
-        for name, hostdir, subpath, opts in _v1_hierarchies(ctx.cgroup_paths):
+        for name, hostdir, subpath, opts in _v1_hierarchies(ctx.cgroup_paths, ctx.mountinfo):
             if subpath is None:
                 # a hierarchy the container is not in: its root is the host's
                 continue
@@ -302,32 +341,38 @@ def _mount_cgroup(rootfs: str, dest: str, m: Mount, flags: int, ctx: MountContex
         )
 
 
-def _v1_hierarchies(paths: dict[str, str]) -> list[tuple[str, str, str | None, str]]:
+def _v1_hierarchies(
+    paths: dict[str, str], mountinfo: str = ""
+) -> list[tuple[str, str, str | None, str]]:
     """(dir name, host mount point, container cgroup subpath, super options) per hierarchy.
 
     The subpath is None for a hierarchy the container has no cgroup in.
+    ``mountinfo``: the runtime's mount table, read before the clone (the
+    cgroup mounts are the same in the copy init has), else read now.
     """
     out: list[tuple[str, str, str | None, str]] = []
-    with open("/proc/self/mountinfo", "rb") as f:
-        for line in f.read().decode().splitlines():
-            fields = line.split(" ")
-            sep = fields.index("-")
-            fstype = fields[sep + 1]
-            if fstype not in ("cgroup", "cgroup2"):
-                continue
-            mnt = fields[4]
-            mroot = fields[3]
-            superopts = [o for o in fields[sep + 3].split(",") if o not in ("rw", "ro", "relatime")]
-            name = os.path.basename(mnt)
-            opts = ",".join(superopts)
-            sub: str | None = None
-            for path in paths.values():
-                if path.startswith(mnt + "/") or path == mnt:
-                    sub = path[len(mnt) :]
-                    break
-            if sub is not None and mroot != "/" and sub.startswith(mroot):
-                sub = sub[len(mroot) :]
-            out.append((name, mnt, sub, opts))
+    if not mountinfo:
+        with open("/proc/self/mountinfo", "rb") as f:
+            mountinfo = f.read().decode("utf-8", "surrogateescape")
+    for line in mountinfo.splitlines():
+        fields = line.split(" ")
+        sep = fields.index("-")
+        fstype = fields[sep + 1]
+        if fstype not in ("cgroup", "cgroup2"):
+            continue
+        mnt = fields[4]
+        mroot = fields[3]
+        superopts = [o for o in fields[sep + 3].split(",") if o not in ("rw", "ro", "relatime")]
+        name = os.path.basename(mnt)
+        opts = ",".join(superopts)
+        sub: str | None = None
+        for path in paths.values():
+            if path.startswith(mnt + "/") or path == mnt:
+                sub = path[len(mnt) :]
+                break
+        if sub is not None and mroot != "/" and sub.startswith(mroot):
+            sub = sub[len(mroot) :]
+        out.append((name, mnt, sub, opts))
     return out
 
 
@@ -336,6 +381,7 @@ def create_devices(rootfs: str, devices: list[Device], userns: bool) -> None:
     dev = secure_join(rootfs, "/dev")
     os.makedirs(dev, 0o755, exist_ok=True)
     seen = set()
+    dirs: set[str] = set()  # parent directories made and checked already
     for d in devices:
         seen.add(d.path)
         _create_device(
@@ -348,10 +394,11 @@ def create_devices(rootfs: str, devices: list[Device], userns: bool) -> None:
             d.uid or 0,
             d.gid or 0,
             userns,
+            dirs,
         )
     for path, kind, major, minor, mode in DEFAULT_DEVICES:
         if path not in seen:
-            _create_device(rootfs, path, kind, major, minor, mode, 0, 0, userns)
+            _create_device(rootfs, path, kind, major, minor, mode, 0, 0, userns, dirs)
     for target, link in DEFAULT_SYMLINKS:
         p = secure_join(rootfs, link)
         if not os.path.lexists(p):
@@ -380,19 +427,25 @@ def _create_device(
     uid: int,
     gid: int,
     userns: bool,
+    dirs: set[str],
 ) -> None:
     dest = secure_join(rootfs, path)
-    _mkdir_all(os.path.dirname(dest))
-    _check_inside(rootfs, os.path.dirname(dest), path)
+    parent = os.path.dirname(dest)
+    if parent not in dirs:
+        _mkdir_all(parent)
+        _check_inside(rootfs, parent, path)
+        dirs.add(parent)
     if userns:
         # mknod is not allowed in a user namespace: bind the host's node
         if not os.path.lexists(dest):
             os.close(os.open(dest, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
         linux.mount(path, dest, None, linux.MS_BIND, None)
         return
-    fmt = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[kind]
-    if os.path.lexists(dest):
+    fmt = {"c": _S_IFCHR, "u": _S_IFCHR, "b": _S_IFBLK, "p": _S_IFIFO}[kind]
+    try:
         os.unlink(dest)
+    except FileNotFoundError:
+        pass
     os.mknod(dest, fmt | (mode & 0o7777), os.makedev(major, minor))
     os.chmod(dest, mode & 0o7777)
     os.chown(dest, uid, gid)
@@ -494,7 +547,9 @@ def setup(spec: Spec, rootfs: str, ctx: MountContext, *, mount_ns: bool = True) 
             want = "rprivate"
         prop = _PROPAGATION.get(want, linux.MS_SLAVE)
         linux.mount(None, "/", None, prop | linux.MS_REC, None)
-        _parent_mount_private(rootfs)
+        if not want.startswith("r"):
+            # only a non-recursive change can leave the rootfs's mount shared
+            _parent_mount_private(rootfs)
         # the rootfs must be a mount point for pivot_root
         linux.mount(rootfs, rootfs, None, linux.MS_BIND | linux.MS_REC, None)
     has_dev = False

@@ -17,9 +17,8 @@ Status transitions (the verbs that may run in each status):
 
 from __future__ import annotations
 
-import os
-
 from hull.errors import Conflict, InvalidArgument, NotFound
+from hull.linux import fastos as os
 from hull.oci.fastjson import dumps, loads
 
 TYPE_CHECKING = False

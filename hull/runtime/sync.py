@@ -5,22 +5,32 @@ little-endian length and a payload. Plain int constants rather than an Enum:
 importing :mod:`enum` costs ~4 ms on the runtime's hot path.
 
     init -> parent   READY_SETUP   init exists in its new namespaces
-                                   (parent writes uid/gid maps)
-    parent -> init   GO_SETUP      payload: the state JSON for hooks; init
-                                   starts mounting while the parent moves it
-                                   into its cgroup (a v1 migration waits for an
-                                   RCU grace period: up to ~12 ms here)
-    parent -> init   CGROUP_DONE   init is in its cgroup (init waits for this
-                                   before a new cgroup namespace, else before
-                                   RUN_HOOKS)
-    init -> parent   RUN_HOOKS     mounts done, before pivot_root
-                                   (parent runs prestart + createRuntime hooks)
+    parent -> init   GO_SETUP      payload: the state JSON for hooks (after the
+                                   uid/gid maps of a new user namespace); init
+                                   starts mounting while the parent creates
+                                   and configures its cgroup (whose paths init
+                                   knows: they are decided before the clone)
+    parent -> init   CGROUP_DONE   the cgroup exists with its device rules: init
+                                   joins its v1 hierarchies itself (no RCU-slow
+                                   migration by the parent). init waits for it
+                                   before its first cgroup mount, else before
+                                   RUN_HOOKS
+    parent -> init   CONFIGURED    every other limit is written, oomScoreAdj is
+                                   set: init waits for it before RUN_HOOKS's
+                                   answer, else before CREATED (nothing of the
+                                   container runs without its limits)
+    init -> parent   RUN_HOOKS     mounts done, before pivot_root (parent runs
+                                   prestart + createRuntime hooks); only when
+                                   the spec has such hooks (both sides know)
     parent -> init   HOOKS_DONE
-    init -> parent   CREATED       init is set up and waits for start
-    parent -> init   START         (run only) exec the process now
+    init -> parent   CREATED       init is set up
+    parent -> init   START         exec the process now: only `run` with a
+                                   foreground terminal (the parent sets the
+                                   pty's size first); `create` waits on the
+                                   exec fifo instead, other `run`s go on at once
     init -> parent   ERROR         payload: "<exit code>:<message>"; init exits
-    init -> parent   <EOF>         after START: the execve succeeded (pipes are
-                                   close-on-exec)
+    init -> parent   <EOF>         after CREATED: the execve succeeded (pipes
+                                   are close-on-exec)
 
 The terminal's pty master is not on these pipes: init sends it itself over
 the console socket (SCM_RIGHTS), as runc does.
@@ -28,7 +38,11 @@ the console socket (SCM_RIGHTS), as runc does.
 
 from __future__ import annotations
 
-import os
+from hull.linux import fastos as os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from hull.oci.runtime_spec import Spec
 
 READY_SETUP = 1
 GO_SETUP = 2
@@ -38,6 +52,7 @@ CREATED = 5
 START = 6
 ERROR = 7
 CGROUP_DONE = 8
+CONFIGURED = 9
 
 NAMES = {
     READY_SETUP: "READY_SETUP",
@@ -48,6 +63,7 @@ NAMES = {
     START: "START",
     ERROR: "ERROR",
     CGROUP_DONE: "CGROUP_DONE",
+    CONFIGURED: "CONFIGURED",
 }
 
 
@@ -98,6 +114,33 @@ def expect(fd: int, kind: int) -> bytes:
     if got != kind:
         raise ProtocolError(f"expected {NAMES[kind]}, got {NAMES.get(got, got)}")
     return payload
+
+
+def send_or_report(wfd: int, rfd: int, kind: int, payload: bytes = b"") -> None:
+    """Send to init; if it is gone, raise the error it reported instead of EPIPE."""
+    try:
+        send(wfd, kind, payload)
+    except BrokenPipeError:
+        err = child_error(rfd)
+        if err is None:
+            raise
+        raise err from None
+
+
+def child_error(rfd: int) -> InitError | None:
+    """The ERROR init reported before it exited, if any (skipping earlier messages)."""
+    try:
+        while (msg := recv(rfd)) is not None:
+            if msg[0] == ERROR:
+                return InitError.from_payload(msg[1])
+    except (OSError, ProtocolError):
+        pass
+    return None
+
+
+def parent_hooks(spec: Spec) -> bool:
+    """Whether the RUN_HOOKS / HOOKS_DONE exchange happens (the same answer on both sides)."""
+    return bool(spec.hooks.get("prestart") or spec.hooks.get("createRuntime"))
 
 
 class InitError(Exception):

@@ -6,9 +6,9 @@ so a start can be broken down without strace (which distorts it).
 
 from __future__ import annotations
 
-import os
+from hull.linux import fastos as os
 
-ENABLED = bool(os.environ.get("HULL_RUNTIME_TRACE"))
+ENABLED = bool(os.getenv("HULL_RUNTIME_TRACE"))
 
 
 def mark(label: str) -> None:

@@ -32,6 +32,15 @@ def test_pid_1_and_hostname(runtime: Runtime, make_bundle: Any) -> None:
     assert res.stdout.split() == ["1", "box-under-test"]
 
 
+def test_signals_reach_the_program_at_their_defaults(runtime: Runtime, make_bundle: Any) -> None:
+    # a runtime written in Python ignores SIGPIPE itself: the container must not inherit it
+    res = run(runtime, make_bundle(["sh", "-c", "grep -E 'Sig(Ign|Blk)' /proc/self/status; "
+                                    "yes | head -c 3 >/dev/null; echo done"]))  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["SigBlk:", "0000000000000000", "SigIgn:", "0000000000000000",
+                                  "done"]  # fmt: skip
+
+
 def test_network_namespace_has_only_lo(runtime: Runtime, make_bundle: Any) -> None:
     res = run(runtime, make_bundle(["cat", "/proc/net/dev"]))
     assert res.returncode == 0, res.stderr

@@ -26,10 +26,10 @@ on the hot path of ``hull-runtime run``: it imports nothing but ``os``,
 from __future__ import annotations
 
 import errno
-import os
 import time
 
 from hull.errors import FailedPrecondition, HullError, InvalidArgument
+from hull.linux import fastos as os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -396,10 +396,15 @@ def _better(new: str, old: str) -> bool:
     return new.startswith("/sys/fs/cgroup") and not old.startswith("/sys/fs/cgroup")
 
 
-def discover_mounts() -> Mounts:
-    """The cgroup mounts of the calling process."""
-    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
-        return parse_mountinfo(f.read())
+def read_mountinfo() -> str:
+    """``/proc/self/mountinfo`` of the calling process."""
+    with open("/proc/self/mountinfo", "rb") as f:
+        return f.read().decode("utf-8", "surrogateescape")
+
+
+def discover_mounts(mountinfo: str | None = None) -> Mounts:
+    """The cgroup mounts of the calling process (or of a mountinfo text read before)."""
+    return parse_mountinfo(read_mountinfo() if mountinfo is None else mountinfo)
 
 
 def host_layout() -> str:
@@ -480,6 +485,7 @@ def create_cgroup_manager(
     *,
     root: str | None = None,
     hybrid_unified: bool = True,
+    mountinfo: str | None = None,
 ) -> CgroupManager:
     """The manager for a new container's cgroup (nothing is created until ``create()``).
 
@@ -488,14 +494,15 @@ def create_cgroup_manager(
     ``hybrid_unified=False`` leaves out the unified tree of a hybrid host
     (which holds no controller the container's limits use, unless hugetlb
     limits or a ``unified`` map are asked for): one cgroup fewer to make,
-    join and remove on every start.
+    join and remove on every start. ``mountinfo``: the caller's
+    ``/proc/self/mountinfo``, if it has read it already.
     """
     path = _check_cgroups_path(cgroups_path, container_id)
     if root is not None:
         from hull.runtime.cgroups.v2 import V2Manager
 
         return V2Manager(resolve(root, "/", "/", path), mount=root)
-    mounts = discover_mounts()
+    mounts = discover_mounts(mountinfo)
     layout = mounts.layout
     own = own_cgroups() if not path.startswith("/") else {}
     if layout == "v2":

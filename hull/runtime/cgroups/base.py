@@ -47,8 +47,12 @@ class CgroupManager(Protocol):
         """Make the container's cgroup dir in every hierarchy; idempotent."""
         ...
 
-    def apply(self, resources: Resources) -> None:
-        """Write every limit ``resources`` sets; fields left unset are not touched."""
+    def apply(self, resources: Resources, *, devices: bool = True, limits: bool = True) -> None:
+        """Write every limit ``resources`` sets; fields left unset are not touched.
+
+        ``devices=False`` leaves out the device rules, ``limits=False``
+        everything else (the runtime writes the rules first, see container.py).
+        """
         ...
 
     def add_pid(self, pid: int) -> None:

@@ -28,10 +28,10 @@ hierarchy, as runc's fs driver does.
 from __future__ import annotations
 
 import errno
-import os
 import time
 
 from hull.errors import FailedPrecondition, HullError, InvalidArgument
+from hull.linux import fastos as os
 from hull.runtime.cgroups import (
     SYSTEMD_HIERARCHY,
     add_pid_to,
@@ -48,11 +48,11 @@ from hull.runtime.cgroups import (
     write_file,
 )
 from hull.runtime.cgroups.devices import parse_list, target_state, transition
-from hull.runtime.cgroups.v2 import V2Manager, hugetlb_stats_v2, pids_stats
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from hull.oci.runtime_spec import Resources
+    from hull.runtime.cgroups.v2 import V2Manager
 
 SIGKILL = 9
 
@@ -69,7 +69,12 @@ class V1Manager:
         self._paths = paths
         # Combined mounts (cpu,cpuacct) share a dir: act on each dir once.
         self._dirs = list(dict.fromkeys(p for k, p in paths.items() if k))
-        self._unified = V2Manager(paths[""], mount=unified_mount) if "" in paths else None
+        self._unified: V2Manager | None = None
+        if "" in paths:
+            # the v2 driver only when the unified tree is used (imports cost at start)
+            from hull.runtime.cgroups.v2 import V2Manager
+
+            self._unified = V2Manager(paths[""], mount=unified_mount)
 
     def __repr__(self) -> str:
         return f"V1Manager({self._paths!r})"
@@ -201,6 +206,8 @@ class V1Manager:
 
     def stats(self) -> dict[str, object]:
         """runc's ``events --stats`` data, from the v1 files that exist."""
+        from hull.runtime.cgroups.v2 import pids_stats
+
         return {
             "cpu": self._cpu_stats(),
             "memory": self._memory_stats(),
@@ -268,6 +275,8 @@ class V1Manager:
     def _hugetlb_stats(self) -> dict[str, dict[str, int]]:
         d = self._paths.get("hugetlb")
         if d is None:
+            from hull.runtime.cgroups.v2 import hugetlb_stats_v2
+
             return hugetlb_stats_v2(self._unified.dir) if self._unified is not None else {}
         out: dict[str, dict[str, int]] = {}
         for size in hugepage_sizes():
@@ -283,9 +292,18 @@ class V1Manager:
 
     # ---- limits
 
-    def apply(self, resources: Resources) -> None:
-        """Write every limit the spec sets, controller by controller; unset fields stay."""
+    def apply(self, resources: Resources, *, devices: bool = True, limits: bool = True) -> None:
+        """Write every limit the spec sets, controller by controller; unset fields stay.
+
+        ``devices``/``limits``: the device rules / everything else (see base.py).
+        """
         r = resources
+        if devices and r.devices:
+            self._apply_devices(r)
+        if limits:
+            self._apply_limits(r)
+
+    def _apply_limits(self, r: Resources) -> None:
         c = r.cpu
         if c is not None and (c.cpus or c.mems):
             d = self._need("cpuset", "linux.resources.cpu.cpus/mems")
@@ -293,8 +311,6 @@ class V1Manager:
                 write_file(d, "cpuset.cpus", c.cpus)
             if c.mems:
                 write_file(d, "cpuset.mems", c.mems)
-        if r.devices:
-            self._apply_devices(r)
         self._apply_memory(r)
         self._apply_cpu(r)
         if r.pids_limit is not None:
