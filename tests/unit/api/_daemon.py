@@ -53,3 +53,8 @@ def running_daemon(tmp: Path, **overrides: object) -> Iterator[Daemon]:
         loop.call_soon_threadsafe(loop.stop)
         t.join(10)
         loop.close()
+        # a route that needed the engine started its monitor, which outlives
+        # hulld by design: a test's daemon takes it down with it
+        from tests.unit.api.test_containers_routes import stop_monitor
+
+        stop_monitor(tmp / "run")
