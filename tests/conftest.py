@@ -196,7 +196,7 @@ def unique_id(prefix: str = "t") -> str:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _sweep_network_leftovers() -> Iterator[None]:
+def _sweep_network_leftovers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """At the end of the session: hull bridges and nft tables whose temp data root is gone.
 
     Every daemon a test starts makes its default bridge (named after its data
@@ -208,4 +208,5 @@ def _sweep_network_leftovers() -> Iterator[None]:
     if is_root():
         from hull.network.naming import sweep_orphans
 
-        sweep_orphans()
+        # pytest keeps the temp dirs of the last sessions: theirs count as gone
+        sweep_orphans(under=tmp_path_factory.getbasetemp())

@@ -65,8 +65,12 @@ def _nft_tables(nft: str = "nft") -> list[str]:
     return out
 
 
-def sweep_orphans() -> list[str]:
-    """Remove hull bridges of vanished data roots and their nft tables; what was removed."""
+def sweep_orphans(under: Path | None = None) -> list[str]:
+    """Remove hull bridges of vanished data roots and their nft tables; what was removed.
+
+    ``under``: data roots below it count as vanished too (a test session's
+    temp directory, which pytest keeps for a while after the session).
+    """
     removed: list[str] = []
     live_tags: set[str] = set()
     with Netlink() as nl:
@@ -74,7 +78,7 @@ def sweep_orphans() -> list[str]:
             if link.kind != "bridge" or not link.alias.startswith(ALIAS_PREFIX):
                 continue
             root = Path(link.alias[len(ALIAS_PREFIX) :])
-            if root.exists():
+            if root.exists() and not (under is not None and root.is_relative_to(under)):
                 live_tags.add(tag_of(root))
                 continue
             with contextlib.suppress(OSError):
