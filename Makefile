@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml setup.py hull/linux/_sys.c
 setup: deps $(STAMP)
 
 demo: setup
-	@$(VENV)/bin/python examples/demo.py $(VENV)/bin/hull-runtime
+	@$(VENV)/bin/python examples/demo.py $(VENV)/bin
 
 lint: setup
 	$(VENV)/bin/ruff check hull tests

@@ -1,95 +1,89 @@
-"""The demo: image -> snapshot -> OCI spec -> hull-runtime, through hull's own layers.
+"""The demo: bootstrap a base image, build the example image, run a container from it.
 
-1. bootstrap a busybox image from Debian's busybox-static into a fresh store,
-2. prepare a writable overlay snapshot of it and mount it as the rootfs,
-3. generate the container's config.json with Docker's defaults and limits,
-4. run it with hull-runtime and show what the container sees.
+Everything goes through a private ``hulld`` (its own data root, exec root
+and socket under a temp directory) and the ``hull`` CLI, as a user would:
 
-Everything lives in a temporary data root that is removed at the end.
-(Until hulld runs containers, this drives the layers directly.)
+1. ``hull bootstrap busybox``: a base image from Debian's busybox-static,
+2. ``hull build -t hull-demo:1 examples/app``: the Dockerfile, layer by layer,
+3. ``hull run --rm`` with memory, pids and CPU limits on the default bridge:
+   the container prints what it sees,
+4. the same build again: every step comes from the cache.
+
+At the end the daemon, its monitor, its network and the temp directory go.
 """
 
 from __future__ import annotations
 
-import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
-import uuid
+import time
 from pathlib import Path
 
-from hull.engine.config import parse_create_body
-from hull.engine.spec import generate_spec
-from hull.images import ImageService
-from hull.images.bootstrap import bootstrap_busybox
-from hull.oci.image_spec import ImageConfig
-
-SCRIPT = r"""
-echo "pid inside:       $$"
-echo "hostname:         $(hostname)"
-echo "user:             $(id)"
-echo "capabilities:     $(grep CapEff /proc/self/status | cut -f2)"
-echo "interfaces:       $(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\n' ' ')"
-cg=/sys/fs/cgroup
-echo "memory limit:     $(cat $cg/memory/memory.limit_in_bytes 2>/dev/null || cat $cg/memory.max)"
-echo "pids limit:       $(cat $cg/pids/pids.max 2>/dev/null || cat $cg/pids.max)"
-q=$(cat $cg/cpu/cpu.cfs_quota_us 2>/dev/null); p=$(cat $cg/cpu/cpu.cfs_period_us 2>/dev/null)
-echo "cpu quota/period: $q/$p"
-echo "unshare -m:       $(unshare -m true 2>&1 || true)"
-echo "mounts:"
-cut -d' ' -f5,9 /proc/self/mountinfo | sed 's/^/  /'
-"""
+HERE = Path(__file__).resolve().parent
 
 
-def main(runtime: str) -> int:
-    """Run the demo; returns the container's exit code."""
+def hull(bindir: Path, sock: Path, *args: str, check: bool = True) -> int:
+    print("$ hull " + " ".join(args), flush=True)
+    env = dict(os.environ, HULL_HOST=f"unix://{sock}")
+    rc = subprocess.run([str(bindir / "hull"), *args], env=env).returncode
+    if check and rc != 0:
+        raise SystemExit(f"demo: 'hull {args[0]}' failed with exit status {rc}")
+    return rc
+
+
+def main(bindir: Path) -> int:
     base = Path(tempfile.mkdtemp(prefix="hull-demo-"))
     base.chmod(0o755)
-    cid = f"demo-{uuid.uuid4().hex[:8]}"
-    rootfs = base / "bundle" / "rootfs"
-    rootfs.mkdir(parents=True)
-    svc = ImageService(base / "data")
-    mounted = False
+    sock, run_dir = base / "hull.sock", base / "run"
+    log = open(base / "hulld.log", "wb")  # noqa: SIM115 - closed in finally
+    daemon = subprocess.Popen(
+        [str(bindir / "hulld"), "--data-root", str(base / "data"), "--exec-root", str(run_dir),
+         "-H", f"unix://{sock}"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
     try:
-        print("$ hull bootstrap busybox   (from Debian's busybox-static)")
-        image = bootstrap_busybox(svc, "busybox:latest")
-        print(f"  busybox:latest  {image.id}")
-        svc.snapshots.prepare(cid, svc.unpack(image))
-        svc.snapshots.mount(cid, rootfs)
-        mounted = True
-        print(f"  overlay snapshot {cid} mounted at {rootfs}")
-        req = parse_create_body(
-            {
-                "Image": "busybox:latest",
-                "Hostname": "hull-demo",
-                "Cmd": ["sh", "-c", SCRIPT],
-                "HostConfig": {"Memory": 64 << 20, "PidsLimit": 32, "NanoCpus": 500_000_000},
-            }
-        )
-        spec = generate_spec(
-            ImageConfig.from_bytes(image.config),
-            req.config,
-            req.host_config,
-            container_id=cid,
-            rootfs=str(rootfs),
-            hostname="hull-demo",
-            cgroups_path=f"/hull/{cid}",
-        )
-        (base / "bundle" / "config.json").write_text(json.dumps(spec, indent=2))
-        print(f"$ hull-runtime run --bundle {base / 'bundle'} {cid}")
-        sys.stdout.flush()
-        return subprocess.run([runtime, "run", "--bundle", str(base / "bundle"), cid]).returncode
+        deadline = time.monotonic() + 20
+        while not sock.exists():
+            if daemon.poll() is not None or time.monotonic() > deadline:
+                print((base / "hulld.log").read_text(), file=sys.stderr)
+                raise SystemExit("demo: hulld did not start")
+            time.sleep(0.05)
+        hull(bindir, sock, "bootstrap", "busybox")
+        hull(bindir, sock, "build", "-t", "hull-demo:1", "--build-arg", "GREETING=hello",
+             str(HERE / "app"))  # fmt: skip
+        rc = hull(bindir, sock, "run", "--rm", "--hostname", "hull-demo", "-m", "64m",
+                  "--pids-limit", "32", "--cpus", "0.5", "hull-demo:1", check=False)  # fmt: skip
+        hull(bindir, sock, "build", "-q", "-t", "hull-demo:1", "--build-arg", "GREETING=hello",
+             str(HERE / "app"))  # fmt: skip
+        print("(the rebuild ran nothing: every step came from the cache)")
+        hull(bindir, sock, "images")
+        return rc
     finally:
-        if mounted:
-            svc.snapshots.unmount(rootfs)
+        hull(bindir, sock, "system", "reset", "-f", check=False)
+        daemon.send_signal(signal.SIGTERM)
         try:
-            svc.snapshots.remove(cid)
-        except Exception:
-            pass
-        svc.close()
+            daemon.wait(20)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
+        log.close()
+        pidfile = run_dir / "monitor" / "monitor.pid"
+        if pidfile.exists():  # the monitor outlives hulld by design
+            try:
+                os.kill(int(pidfile.read_text()), signal.SIGTERM)
+                time.sleep(0.5)
+            except (ProcessLookupError, ValueError):
+                pass
+        with open("/proc/self/mountinfo") as f:
+            mounts = [line.split()[4] for line in f if line.split()[4].startswith(str(base))]
+        for m in sorted(mounts, key=len, reverse=True):
+            subprocess.run(["umount", "-l", m], check=False)
         shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "hull-runtime"))
+    sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(sys.executable).parent))

@@ -204,6 +204,7 @@ def run(args: argparse.Namespace, client: Any) -> int:
 def _show(messages: Iterable[dict[str, Any]], args: argparse.Namespace, mode: str) -> int:
     out = sys.stderr
     view = _Tty(out) if mode == "tty" and not args.quiet else _Plain(out, args.quiet)
+    view.follow_ons = bool(args.explain)
     image_id = ""
     try:
         for msg in messages:
@@ -232,8 +233,14 @@ def _show(messages: Iterable[dict[str, Any]], args: argparse.Namespace, mode: st
     return 0
 
 
+# a step after a missed one misses too: said once, unless --explain asks for every step
+FOLLOW_ON = "an earlier step"
+
+
 class _Plain:
     """BuildKit's plain progress: ``#N`` lines."""
+
+    follow_ons = False
 
     def __init__(self, out: IO[str], quiet: bool) -> None:
         self.out = out
@@ -253,7 +260,8 @@ class _Plain:
             self.write(f"#{n} [{n}/{e['total']}] {e['text']}\n")
         elif t == "miss":
             for r in e["reasons"]:
-                self.write(f"#{n} cache miss: {r}\n")
+                if self.follow_ons or not r.startswith(FOLLOW_ON):
+                    self.write(f"#{n} cache miss: {r}\n")
         elif t == "output":
             elapsed = time.monotonic() - self.started.get(n, time.monotonic())
             for line in str(e["data"]).rstrip("\n").split("\n"):
