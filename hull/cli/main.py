@@ -25,8 +25,22 @@ from .errors import EXIT_USAGE, report
 GLOBAL_WITH_VALUE = {"-H", "--host", "-l", "--log-level"}
 
 
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    # argparse sizes help with shutil.get_terminal_size, and importing shutil
+    # (bz2, lzma, fnmatch...) costs 2 ms of every command, help or not
+    try:
+        width = os.get_terminal_size(sys.stdout.fileno()).columns
+    except (OSError, ValueError):
+        width = 80
+    return argparse.HelpFormatter(prog, width=max(width - 2, 40))
+
+
 class Parser(argparse.ArgumentParser):
     """argparse that fails as the docker CLI: "unknown flag: --x", exit 125."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         m = re.match(r"unrecognized arguments: (\S+)", message)

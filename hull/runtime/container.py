@@ -335,7 +335,7 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
         )
         state.save()
         if opts.pid_file:
-            st.atomic_write(os.path.abspath(opts.pid_file), str(pid).encode(), 0o644)
+            st.atomic_write(os.path.abspath(opts.pid_file), str(pid).encode(), 0o644, durable=False)
     except BaseException as exc:
         if isinstance(exc, BrokenPipeError) and rfd >= 0:
             # init died before reading our message: its own report says why

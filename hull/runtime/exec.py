@@ -125,7 +125,7 @@ def exec_process(root: str, cid: str, opts: ExecOptions) -> int:
         os.close(p_r)
         os.close(p_w)
     if opts.pid_file:
-        st.atomic_write(os.path.abspath(opts.pid_file), str(pid).encode(), 0o644)
+        st.atomic_write(os.path.abspath(opts.pid_file), str(pid).encode(), 0o644, durable=False)
     if opts.detach:
         return 0
     _forward_signals(pid)
