@@ -159,9 +159,20 @@ class Client:
             self._version = self.negotiate()
         return self._version
 
-    def url(self, path: str, params: Params = None, versioned: bool = True) -> str:
-        """``/v1.43/path?query`` (path segments are expected to be quoted by the caller)."""
-        prefix = f"/v{self.api_version}" if versioned else ""
+    def url(
+        self, path: str, params: Params = None, versioned: bool = True, optimistic: bool = False
+    ) -> str:
+        """``/v1.43/path?query`` (path segments are expected to be quoted by the caller).
+
+        ``optimistic``: before any negotiation, our own version without a
+        ``/_ping`` round trip; ``request`` negotiates if the daemon is older.
+        """
+        if not versioned:
+            prefix = ""
+        elif self._version is None and optimistic:
+            prefix = f"/v{CLIENT_API_VERSION}"
+        else:
+            prefix = f"/v{self.api_version}"
         q = encode_params(params)
         return prefix + path + (f"?{q}" if q else "")
 
@@ -205,7 +216,8 @@ class Client:
         """One request on the kept-alive connection; ≥ 400 raises its error kind."""
         hdrs = dict(headers or {})
         body = self._body(json, data, hdrs)
-        url = self.url(path, params, versioned)
+        assumed = versioned and self._version is None
+        url = self.url(path, params, versioned, optimistic=True)
         for attempt in (0, 1):
             reused = self._conn is not None
             if self._conn is None:
@@ -224,8 +236,15 @@ class Client:
                 raise
             if resp.will_close:
                 self.close()
+            if assumed and resp.status == 400 and b"is too new" in payload:
+                # an older daemon (dockerd 20.10 speaks 1.41): negotiate, then again
+                self._version = self.negotiate()
+                return self.request(method, path, params=params, json=json, data=data,
+                                    headers=headers, versioned=versioned)  # fmt: skip
             if resp.status >= 400:
                 raise error_for_status(resp.status, payload, resp.reason)
+            if assumed and self._version is None:
+                self._version = CLIENT_API_VERSION  # the daemon took it
             return Reply(resp.status, dict(resp.getheaders()), payload)
         raise AssertionError("unreachable")
 

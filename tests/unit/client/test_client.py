@@ -89,3 +89,17 @@ def test_tcp_listener(tmp_path: Path) -> None:
         tcp = d.addresses[1]
         assert tcp.startswith("tcp://127.0.0.1:") and not tcp.endswith(":0")
         assert Client(tcp).ping().api_version == "1.43"
+
+
+def test_optimistic_version_falls_back_to_negotiation(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hull.client.client as cc
+
+    with Client(daemon.addresses[0]) as c:  # no ping: our own version is taken as is
+        assert c.get("/version")["ApiVersion"] == "1.43" and c.api_version == "1.43"
+    # a client newer than the daemon (as hull against dockerd 20.10): negotiated, then again
+    monkeypatch.setattr(cc, "CLIENT_API_VERSION", "1.99")
+    with Client(daemon.addresses[0]) as c:
+        assert c.get("/version")["ApiVersion"] == "1.43"
+        assert c.api_version == "1.43"
