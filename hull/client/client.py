@@ -302,12 +302,21 @@ class Client:
         """A response body as it arrives, on a connection of its own."""
         hdrs = dict(headers or {})
         body = self._body(json, data, hdrs)
-        url = self.url(path, params)
+        assumed = self._version is None
+        url = self.url(path, params, optimistic=True)
         conn = open_connection(self.host, None)
         try:
             resp = self._send(conn, method, url, body, hdrs)
             if resp.status >= 400:
-                raise error_for_status(resp.status, resp.read(), resp.reason)
+                payload = resp.read()
+                if assumed and resp.status == 400 and b"is too new" in payload:
+                    self._version = self.negotiate()  # an older daemon: as request() does
+                    yield from self.stream_raw(method, path, params=params, json=json,
+                                               data=data, headers=headers)  # fmt: skip
+                    return
+                raise error_for_status(resp.status, payload, resp.reason)
+            if assumed and self._version is None:
+                self._version = CLIENT_API_VERSION
             while True:
                 chunk = resp.read1(65536)
                 if not chunk:

@@ -18,7 +18,6 @@ the build and removes its temporary containers and mounts.
 from __future__ import annotations
 
 import argparse
-import base64
 import io
 import json
 import os
@@ -151,6 +150,8 @@ def run(args: argparse.Namespace, client: Any) -> int:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
     if secrets:
+        import base64
+
         doc = {k: base64.b64encode(v).decode() for k, v in secrets.items()}
         headers["X-Hull-Build-Secrets"] = base64.b64encode(json.dumps(doc).encode()).decode()
     ctx = args.context
@@ -191,11 +192,12 @@ def run(args: argparse.Namespace, client: Any) -> int:
         params += [("hullcontext", root), ("dockerfile", name if rel.startswith("..") else rel)]
     if body is not None:
         headers["Content-Type"] = "application/x-tar"  # the fallback path: the tar in memory
-    from urllib.parse import urlencode
+    from hull.client.client import quote
 
     # repeated ``t`` parameters: the client's params mapping cannot say that
+    query = "&".join(f"{quote(k)}={quote(v)}" for k, v in params)
     messages: Iterator[dict[str, Any]] = client.stream(
-        "POST", "/build?" + urlencode(params), data=body.getvalue() if body else None,
+        "POST", "/build?" + query, data=body.getvalue() if body else None,
         headers=headers,
     )  # fmt: skip
     return _show(messages, args, mode)

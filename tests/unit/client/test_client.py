@@ -103,3 +103,12 @@ def test_optimistic_version_falls_back_to_negotiation(
     with Client(daemon.addresses[0]) as c:
         assert c.get("/version")["ApiVersion"] == "1.43"
         assert c.api_version == "1.43"
+
+
+def test_optimistic_version_on_a_stream(daemon: Daemon, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hull.client.client as cc
+
+    monkeypatch.setattr(cc, "CLIENT_API_VERSION", "1.99")
+    with Client(daemon.addresses[0]) as c:  # a stream as the first call: negotiated, then again
+        data = b"".join(c.stream_raw("GET", "/version"))
+        assert b'"ApiVersion":"1.43"' in data and c.api_version == "1.43"
