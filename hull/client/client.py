@@ -14,20 +14,24 @@ that cannot be reached is ``Unavailable`` naming the address.
 from __future__ import annotations
 
 import contextlib
-import json as jsonlib
 import socket
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 from hull.errors import HullError, InvalidArgument, Unavailable
+from hull.oci import fastjson as jsonlib
 
 from .errors import cannot_connect, error_for_status
 from .http11 import Connection, ProtocolError, Response
 from .transport import open_connection, open_socket, resolve_host
 
-CLIENT_API_VERSION = "1.43"
+# not typing.TYPE_CHECKING: importing typing costs ~2 ms of every command; mypy honours it
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeAlias
 
-Params = Mapping[str, Any] | None
+    Params: TypeAlias = Mapping[str, Any] | None
+
+CLIENT_API_VERSION = "1.43"
 
 
 def _vt(v: str) -> tuple[int, ...]:
@@ -45,7 +49,7 @@ def encode_params(params: Params) -> str:
         if isinstance(v, bool):
             items.append((k, "1" if v else "0"))
         elif isinstance(v, dict | list):
-            items.append((k, jsonlib.dumps(v, separators=(",", ":"))))
+            items.append((k, jsonlib.dumps(v)))
         else:
             items.append((k, str(v)))
     return "&".join(f"{quote(k)}={quote(v)}" for k, v in items)

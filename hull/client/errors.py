@@ -9,8 +9,6 @@ The inverse of ``hull.api.errors``:
 
 from __future__ import annotations
 
-import json
-
 from hull.errors import (
     Conflict,
     FailedPrecondition,
@@ -21,6 +19,7 @@ from hull.errors import (
     Unauthorized,
     Unavailable,
 )
+from hull.oci import fastjson as json
 
 ERROR_BY_STATUS: dict[int, type[HullError]] = {
     400: InvalidArgument,
