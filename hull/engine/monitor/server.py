@@ -189,8 +189,25 @@ class Monitor:
     ) -> int:
         """Start a runtime helper; ``on_exit(wait status)`` runs when it is reaped."""
         actions = [(os.POSIX_SPAWN_DUP2, fd, i) for i, fd in enumerate(stdio)]
+        ours = inproc.is_hull_runtime(argv[0]) and inproc.current()
+        done = inproc.inline_start(argv) if ours else None
+        if done is not None:
+            status, text = done
+            if text:
+                with contextlib.suppress(OSError):
+                    os.write(stdio[2], text.encode())
+
+            # as for a helper: the callback runs from the loop, after spawn returned
+            def finish() -> None:
+                try:
+                    on_exit(status)
+                except Exception as exc:
+                    log(f"error after inline {argv[3:5]}: {exc!r}")
+
+            self.later(0, finish)
+            return 0
         try:
-            if inproc.is_hull_runtime(argv[0]) and inproc.current():
+            if ours:
                 pid = inproc.fork_runtime(argv, stdio, _SPAWN_SIGDEF)
             else:
                 pid = os.posix_spawn(
