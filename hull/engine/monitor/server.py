@@ -302,20 +302,33 @@ class Monitor:
             self.emit("oom", proc)
         if proc.writer is not None:
             try:
-                proc.writer.close()
+                proc.writer.flush()  # every line readable before anyone hears of the exit
             except OSError as exc:
-                log(f"{proc}: closing log: {exc}")
+                log(f"{proc}: flushing log: {exc}")
         if proc.stdin_fd != proc.master:
             self.close_fd(proc.stdin_fd)
         proc.stdin_fd = -1
         self.close_fd(proc.master)
         proc.master = -1
+        # With hulld listening, the event goes first and the fsyncs after:
+        # hulld records the exit (a 'run --rm' waits for it) while the log and
+        # the exit file reach the disk. With nobody listening, the exit file
+        # is the only record: it is durable before anything else happens.
+        early = bool(self.subscribers)
+        if early:
+            self.emit("exit", proc, exit_code=proc.exit_code, oom_killed=proc.oom_killed)
+        if proc.writer is not None:
+            try:
+                proc.writer.close()
+            except OSError as exc:
+                log(f"{proc}: closing log: {exc}")
         if proc.exit_file:
             try:
                 write_exit_file(proc.exit_file, proc.exit_record())
             except OSError as exc:
                 log(f"{proc}: writing {proc.exit_file}: {exc}")
-        self.emit("exit", proc, exit_code=proc.exit_code, oom_killed=proc.oom_killed)
+        if not early:
+            self.emit("exit", proc, exit_code=proc.exit_code, oom_killed=proc.oom_killed)
         for conn in proc.waiters:
             self.reply(
                 conn, {"ok": True, "exit_code": proc.exit_code, "oom_killed": proc.oom_killed}
