@@ -38,6 +38,16 @@ _PRELOAD = (
     "hull.runtime.hooks",
     "hull.runtime.seccomp",
     "hull.runtime.cgroups",
+    "hull.runtime.cgroups.v1",
+    "hull.runtime.cgroups.v2",
+    "hull.runtime.cgroups.devices",
+    "hull.runtime.seccomp_notify",
+    "hull.runtime.tty",
+    "hull.oci.runtime_spec",
+    "hull.oci.fastjson",
+    "hull.linux.caps",
+    "hull.linux.fastos",
+    "gc",
 )
 _MARK = b"hull.runtime.main"
 
