@@ -186,3 +186,14 @@ def test_healthcheck_turns_healthy_and_unhealthy(hulld: Path) -> None:  # noqa: 
     assert health["Log"][0]["ExitCode"] == -1
     assert health["Log"][0]["Output"] == "Health check exceeded timeout (300ms)"
     assert docker(tmp, "rm", "-f", "slow").returncode == 0
+
+
+def test_out_of_memory_is_reported_as_docker_does(hulld: Path) -> None:  # noqa: F811
+    tmp = hulld
+    # tail of a file without newlines keeps all of it: it grows until the limit kills it
+    r = docker(tmp, "run", "--name", "oom", "--network", "none", "-m", "8m", "--memory-swap", "8m",
+               "busybox", "tail", "/dev/zero", timeout=120)  # fmt: skip
+    assert r.returncode == 137, r.stderr
+    r = docker(tmp, "inspect", "-f", "{{.State.OOMKilled}} {{.State.ExitCode}}", "oom")
+    assert r.stdout.split() == ["true", "137"]
+    assert docker(tmp, "rm", "oom").returncode == 0
