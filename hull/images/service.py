@@ -123,12 +123,16 @@ class _Prefixed(io.RawIOBase):
 
 
 class _Tee(io.RawIOBase):
-    """Reads ``raw``; every byte read also goes to ``sink`` and a digester."""
+    """Reads ``raw``; every byte read also goes to ``sink`` and (``hashing``) a digester."""
 
-    def __init__(self, raw: BinaryIO, sink: Callable[[bytes], object]) -> None:
+    def __init__(
+        self, raw: BinaryIO, sink: Callable[[bytes], object], *, hashing: bool = True
+    ) -> None:
         self._raw = raw
         self._sink = sink
         self.digester = Digester()
+        self.hashing = hashing
+        self.count = 0
 
     def readable(self) -> bool:
         return True
@@ -137,7 +141,9 @@ class _Tee(io.RawIOBase):
         data = self._raw.read(CHUNK if size is None or size < 0 else size)
         if data:
             self._sink(data)
-            self.digester.update(data)
+            self.count += len(data)
+            if self.hashing:
+                self.digester.update(data)
         return data
 
     def readinto(self, b: Any) -> int:
@@ -318,7 +324,9 @@ class ImageService:
                 diff_id, diff_size = tee.digester.digest(), tee.digester.size
                 digest, size, comp = out.digester.digest(), out.digester.size, "gzip"
             else:
-                tee = _Tee(src, writer.write)
+                # the content writer hashes what it stores (in a thread of its
+                # own): a second digest of the same bytes here would only cost
+                tee = _Tee(src, writer.write, hashing=False)
                 plain = _Hasher(decompress_stream(_stream(tee), comp))
                 if unpack_on is not False:
                     parent = unpack_on if isinstance(unpack_on, Digest) else None
@@ -342,17 +350,21 @@ class ImageService:
                     diff_id, diff_size = plain.digester.digest(), plain.digester.size
                 while tee.read(CHUNK):  # bytes after the end of the compressed stream
                     pass
-                digest, size = tee.digester.digest(), tee.digester.size
+                digest, size = None, tee.count
             if expected_diff_id is not None and diff_id != expected_diff_id:
                 raise InvalidArgument(
-                    f"layer {digest}: content has diff ID {diff_id}, expected {expected_diff_id}"
+                    f"layer {digest or expected_digest or 'blob'}: content has diff ID {diff_id},"
+                    f" expected {expected_diff_id}"
                 )
-            if expected_digest is not None and digest != expected_digest:
+            if digest is not None and expected_digest is not None and digest != expected_digest:
                 raise InvalidArgument(
                     f"layer blob: digest mismatch: {digest}, expected {expected_digest}"
                 )
+            # commit verifies the digest it computed against expected_digest;
+            # the shared GC lock held by add_layer keeps the new blob until held
+            committed = writer.commit()
+            digest = digest or committed
             self._hold(lease, "content", str(digest))
-            writer.commit()
         except BaseException:
             writer.close()
             with contextlib.suppress(NotFound):

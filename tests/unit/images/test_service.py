@@ -372,3 +372,20 @@ def test_public_api_is_complete(package: str) -> None:
         assert not getattr(obj, "__module__", "").startswith(package + "."), name
         if package != "hull.images":
             assert getattr(obj, "__module__", "") != package, name
+
+
+def test_add_layer_checks_the_blob_digest_and_keeps_the_store_clean(svc: ImageService) -> None:
+    import gzip
+
+    from hull.oci.digest import Digest, digest_bytes
+
+    blob = gzip.compress(layer_tar({"a.txt": b"hello"}))
+    good = digest_bytes(blob)
+    wrong = Digest("sha256", "0" * 64)
+    before = set(svc.content.list())
+    with pytest.raises(InvalidArgument, match="digest mismatch"):
+        svc.add_layer(io.BytesIO(blob), expected_digest=wrong)
+    assert set(svc.content.list()) == before  # nothing half-written stays
+    added = svc.add_layer(io.BytesIO(blob), expected_digest=good)
+    assert added.digest == good and added.size == len(blob)
+    assert good in set(svc.content.list())
