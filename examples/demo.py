@@ -63,7 +63,11 @@ def main(bindir: Path) -> int:
         hull(bindir, sock, "images")
         return rc
     finally:
-        hull(bindir, sock, "system", "reset", "-f", check=False)
+        # quietly, and whatever happened: a reader that went away (| head) must
+        # not leave the daemon, its network or its mounts behind
+        env = dict(os.environ, HULL_HOST=f"unix://{sock}")
+        subprocess.run([str(bindir / "hull"), "system", "reset", "-f"], env=env, check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         daemon.send_signal(signal.SIGTERM)
         try:
             daemon.wait(20)
