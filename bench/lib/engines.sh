@@ -13,6 +13,18 @@ P="podman --root $work/podman/root --runroot $work/podman/run --tmpdir $work/pod
 --storage-driver overlay --cgroup-manager cgroupfs --events-backend file --runtime $PODMAN_RUNTIME"
 
 dbr=hlbd$(printf '%s' "$work" | sha256sum | cut -c1-6)
+# netavark (podman) creates iptables-nft's ip nat / ip filter tables; the
+# cleanup removes them again if they were not there before and are empty
+preexisting_tables=$(nft list tables 2>/dev/null | tr '\n' ' ')
+
+engines_drop_empty_tables() {
+    for t in nat filter; do
+        case "$preexisting_tables" in *"table ip $t "*) continue ;; esac
+        if ! nft list table ip "$t" 2>/dev/null | grep -qE '^\s+(ip|tcp|udp|meta|counter|jump|oif|iif|ct|fib|masquerade|dnat|snat|accept|drop)'; then
+            nft delete table ip "$t" 2>/dev/null || true
+        fi
+    done
+}
 
 engines_cleanup() {
     # containers, networks, hull's bridge and nft table
@@ -44,6 +56,7 @@ engines_cleanup() {
             done
         done
     fi
+    engines_drop_empty_tables
     return 0
 }
 
