@@ -240,15 +240,11 @@ class Client:
                 raise
             if resp.will_close:
                 self.close()
-            if assumed and resp.status == 400 and b"is too new" in payload:
-                # an older daemon (dockerd 20.10 speaks 1.41): negotiate, then again
-                self._version = self.negotiate()
+            if assumed and self._settle(resp.status, payload):
                 return self.request(method, path, params=params, json=json, data=data,
                                     headers=headers, versioned=versioned)  # fmt: skip
             if resp.status >= 400:
                 raise error_for_status(resp.status, payload, resp.reason)
-            if assumed and self._version is None:
-                self._version = CLIENT_API_VERSION  # the daemon took it
             return Reply(resp.status, dict(resp.getheaders()), payload)
         raise AssertionError("unreachable")
 
@@ -284,6 +280,19 @@ class Client:
             builder_version=h.get("builder-version", ""),
         )
 
+    def _settle(self, status: int, payload: bytes) -> bool:
+        """After a first request sent with our own version: whether to send it again.
+
+        An older daemon (dockerd 20.10 speaks 1.41) refuses it as too new: the
+        version is negotiated and the caller retries. Otherwise it is settled.
+        """
+        if status == 400 and b"is too new" in payload:
+            self._version = self.negotiate()
+            return True
+        if self._version is None and status < 400:
+            self._version = CLIENT_API_VERSION  # the daemon took it
+        return False
+
     def negotiate(self) -> str:
         """The API version both sides speak: min(server, client)."""
         server = self.ping().api_version
@@ -311,16 +320,13 @@ class Client:
         conn = open_connection(self.host, None)
         try:
             resp = self._send(conn, method, url, body, hdrs)
+            payload = resp.read() if resp.status >= 400 else b""
+            if assumed and self._settle(resp.status, payload):
+                yield from self.stream_raw(method, path, params=params, json=json,
+                                           data=data, headers=headers)  # fmt: skip
+                return
             if resp.status >= 400:
-                payload = resp.read()
-                if assumed and resp.status == 400 and b"is too new" in payload:
-                    self._version = self.negotiate()  # an older daemon: as request() does
-                    yield from self.stream_raw(method, path, params=params, json=json,
-                                               data=data, headers=headers)  # fmt: skip
-                    return
                 raise error_for_status(resp.status, payload, resp.reason)
-            if assumed and self._version is None:
-                self._version = CLIENT_API_VERSION
             while True:
                 chunk = resp.read1(65536)
                 if not chunk:

@@ -31,6 +31,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from hull.engine.units import format_duration
 from hull.errors import HullError
 
 if TYPE_CHECKING:
@@ -228,20 +229,11 @@ class HealthChecker:
                 if pid > 0:
                     os.kill(pid, signal.SIGKILL)
             code = -1
-            output = f"Health check exceeded timeout ({_seconds(timeout)})"
+            output = f"Health check exceeded timeout ({format_duration(round(timeout * NS))})"
         else:
             code = _exit_code(eng, eid)
         eng.execs.pop(eid, None)
         return {"Start": start, "End": now_rfc3339(), "ExitCode": code, "Output": output}
-
-
-def _seconds(t: float) -> str:
-    """A duration as Go prints one: 300ms, 30s, 1m30s."""
-    if t < 1:
-        return f"{round(t * 1000)}ms"
-    m, sec = divmod(t, 60)
-    text = f"{sec:.3f}".rstrip("0").rstrip(".") + "s"
-    return f"{int(m)}m{text}" if m else text
 
 
 def _read_until(sock: socket.socket, deadline: float) -> tuple[bytes, bool]:

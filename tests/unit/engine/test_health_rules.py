@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hull.engine.health import Schedule, _seconds, apply_result, probe_command
+from hull.engine.health import Schedule, apply_result, probe_command
 
 NS = 1_000_000_000
 
@@ -42,7 +42,3 @@ def test_streaks_retries_and_start_period() -> None:
     for i in range(7):
         h = apply_result(h, result(i), s, since_start=20.0 + i)
     assert len(h["Log"]) == 5  # type: ignore[arg-type]
-
-
-def test_go_durations() -> None:
-    assert [_seconds(x) for x in (0.3, 30, 1.5, 90)] == ["300ms", "30s", "1.5s", "1m30s"]
