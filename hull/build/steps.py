@@ -211,9 +211,19 @@ def _plan_simple(ins: Instruction, st: StageState, ex: Expander) -> Step:
             start_period=ins.start_period, start_interval=ins.start_interval,
             retries=ins.retries,
         )  # fmt: skip
-        text = f"HEALTHCHECK {_json(ins.test)}"
-        if ins.test != ("NONE",):
-            text += f" interval={ins.interval} timeout={ins.timeout} retries={ins.retries}"
+        # as written: only the options given, durations in seconds (not nanoseconds)
+        opts = [
+            f"--{name}={ns / 1e9:g}s"
+            for name, ns in (
+                ("interval", ins.interval),
+                ("timeout", ins.timeout),
+                ("start-period", ins.start_period),
+                ("start-interval", ins.start_interval),
+            )
+            if ns
+        ]
+        opts += [f"--retries={ins.retries}"] if ins.retries else []
+        text = " ".join(["HEALTHCHECK", *opts, _json(ins.test)])
         return _meta(text, {}, lambda s: _set(s, healthcheck=hc))
     if isinstance(ins, ins_.OnbuildInstr):
         expr = ins.expression
