@@ -56,7 +56,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def body_of(args: argparse.Namespace) -> dict[str, Any]:
     """The UpdateConfig the flags ask for."""
-    from ..runopts import _nano_cpus, _size, _swap, parse_restart
+    from ..runopts import _nano_cpus, _swap, parse_restart
+    from ..runvalues import _size
 
     body: dict[str, Any] = {
         "BlkioWeight": args.blkio_weight,
