@@ -15,7 +15,7 @@ all: setup
 deps:
 	@scripts/apt-install.sh $(APT_PACKAGES)
 
-$(STAMP): pyproject.toml setup.py hull/linux/_sys.c
+$(STAMP): pyproject.toml setup.py hull/linux/_sys.c hull/linux/trampoline.c
 	@scripts/apt-install.sh $(APT_PACKAGES)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip

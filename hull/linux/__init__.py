@@ -9,11 +9,13 @@ No policy lives here and nothing of hull is imported.
 from __future__ import annotations
 
 from hull.linux._sys import (
+    bpf,
     capbset_drop,
     capget,
     capset,
     clone,
     close_range,
+    execveat,
     join_session_keyring,
     mount,
     pivot_root,
@@ -23,8 +25,11 @@ from hull.linux._sys import (
     sethostname,
     setns,
     setrlimit,
+    trampoline_memfd,
     umount2,
     unshare,
+    unshare_async,
+    unshare_collect,
 )
 
 # clone(2) / unshare(2) namespace flags
@@ -131,11 +136,13 @@ __all__ = [
     "CLONE_NEWUSER",
     "CLONE_NEWUTS",
     "NAMESPACES",
+    "bpf",
     "capbset_drop",
     "capget",
     "capset",
     "clone",
     "close_range",
+    "execveat",
     "join_session_keyring",
     "mount",
     "pivot_root",
@@ -145,6 +152,9 @@ __all__ = [
     "sethostname",
     "setns",
     "setrlimit",
+    "trampoline_memfd",
     "umount2",
     "unshare",
+    "unshare_async",
+    "unshare_collect",
 ]

@@ -35,6 +35,9 @@
 #ifndef SYS_keyctl
 #define SYS_keyctl __NR_keyctl
 #endif
+#ifndef SYS_bpf
+#define SYS_bpf __NR_bpf
+#endif
 
 static PyObject *
 raise_errno(const char *path)
@@ -307,7 +310,317 @@ sys_setrlimit(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/*
+ * bpf(cmd, attr, pointers=()): the bpf(2) syscall on a union bpf_attr that
+ * the caller packed into a bytearray; what the kernel writes back (e.g.
+ * BPF_PROG_QUERY's prog_cnt) lands in that bytearray. Python cannot take a
+ * buffer's address without ctypes, so each (offset, buffer) of pointers has
+ * the buffer's address stored as a u64 at that offset of attr just before
+ * the call (insns, license, log_buf, prog_ids). A writable buffer there
+ * (bytearray) receives the kernel's output. Returns the syscall's result: a
+ * new fd for BPF_PROG_LOAD and BPF_PROG_GET_FD_BY_ID, else 0.
+ */
+#define BPF_MAX_POINTERS 8
+
+static PyObject *
+sys_bpf(PyObject *self, PyObject *args)
+{
+    int cmd, saved_errno = 0;
+    Py_buffer attr;
+    PyObject *pointers = NULL, *seq = NULL, *result = NULL;
+    Py_buffer bufs[BPF_MAX_POINTERS];
+    Py_ssize_t n = 0, held = 0, i;
+    long rc;
+    if (!PyArg_ParseTuple(args, "iw*|O:bpf", &cmd, &attr, &pointers))
+        return NULL;
+    if (pointers != NULL) {
+        seq = PySequence_Fast(pointers, "bpf: pointers must be a sequence of (offset, buffer)");
+        if (seq == NULL)
+            goto done;
+        n = PySequence_Fast_GET_SIZE(seq);
+        if (n > BPF_MAX_POINTERS) {
+            PyErr_SetString(PyExc_ValueError, "bpf: too many pointers");
+            goto done;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        Py_ssize_t off;
+        PyObject *obj;
+        unsigned long long addr;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "nO:bpf pointer", &off, &obj))
+            goto done;
+        if (off < 0 || off % 8 != 0 || off + 8 > attr.len) {
+            PyErr_Format(PyExc_ValueError, "bpf: pointer offset %zd is outside attr", off);
+            goto done;
+        }
+        if (PyObject_GetBuffer(obj, &bufs[held], PyBUF_WRITABLE) < 0) {
+            PyErr_Clear();
+            if (PyObject_GetBuffer(obj, &bufs[held], PyBUF_SIMPLE) < 0)
+                goto done;
+        }
+        addr = (unsigned long long)(uintptr_t)bufs[held].buf;
+        held++;
+        memcpy((char *)attr.buf + off, &addr, sizeof(addr));
+    }
+    Py_BEGIN_ALLOW_THREADS
+    rc = syscall(SYS_bpf, cmd, attr.buf, (unsigned long)attr.len);
+    if (rc < 0)
+        saved_errno = errno;
+    Py_END_ALLOW_THREADS
+    if (rc < 0) {
+        errno = saved_errno;
+        raise_errno(NULL);
+        goto done;
+    }
+    result = PyLong_FromLong(rc);
+done:
+    for (i = 0; i < held; i++)
+        PyBuffer_Release(&bufs[i]);
+    Py_XDECREF(seq);
+    PyBuffer_Release(&attr);
+    return result;
+}
+
+/*
+ * unshare_async(flags) / unshare_collect() -> (net fd, ipc fd): make new
+ * network and IPC namespaces on a short-lived thread while the caller goes
+ * on (the network namespace alone takes ~0.5 ms of kernel time). Namespaces
+ * are per task, so a thread may unshare them without touching the rest of
+ * the process; the fds it opens keep them alive after it exits, and a
+ * process joins them with setns. One job at a time.
+ */
+#include <pthread.h>
+
+static struct {
+    pthread_t thread;
+    int running, flags, err, netfd, ipcfd;
+} ns_job;
+
+static void *
+ns_job_main(void *unused)
+{
+    (void)unused;
+    ns_job.netfd = ns_job.ipcfd = -1;
+    if (unshare(ns_job.flags) < 0) {
+        ns_job.err = errno;
+        return NULL;
+    }
+    if (ns_job.flags & CLONE_NEWNET) {
+        ns_job.netfd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (ns_job.netfd < 0) {
+            ns_job.err = errno;
+            return NULL;
+        }
+    }
+    if (ns_job.flags & CLONE_NEWIPC) {
+        ns_job.ipcfd = open("/proc/thread-self/ns/ipc", O_RDONLY | O_CLOEXEC);
+        if (ns_job.ipcfd < 0)
+            ns_job.err = errno;
+    }
+    return NULL;
+}
+
+static PyObject *
+sys_unshare_async(PyObject *self, PyObject *args)
+{
+    int flags, rc;
+    if (!PyArg_ParseTuple(args, "i:unshare_async", &flags))
+        return NULL;
+    if (ns_job.running) {
+        PyErr_SetString(PyExc_RuntimeError, "unshare_async: a job is already running");
+        return NULL;
+    }
+    if (flags & ~(CLONE_NEWNET | CLONE_NEWIPC)) {
+        PyErr_SetString(PyExc_ValueError, "unshare_async: only CLONE_NEWNET and CLONE_NEWIPC");
+        return NULL;
+    }
+    ns_job.flags = flags;
+    ns_job.err = 0;
+    rc = pthread_create(&ns_job.thread, NULL, ns_job_main, NULL);
+    if (rc != 0) {
+        errno = rc;
+        return raise_errno(NULL);
+    }
+    ns_job.running = 1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+sys_unshare_collect(PyObject *self, PyObject *args)
+{
+    if (!ns_job.running) {
+        PyErr_SetString(PyExc_RuntimeError, "unshare_collect: no job");
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    pthread_join(ns_job.thread, NULL);
+    Py_END_ALLOW_THREADS
+    ns_job.running = 0;
+    if (ns_job.err) {
+        if (ns_job.netfd >= 0)
+            close(ns_job.netfd);
+        if (ns_job.ipcfd >= 0)
+            close(ns_job.ipcfd);
+        errno = ns_job.err;
+        return raise_errno(NULL);
+    }
+    return Py_BuildValue("(ii)", ns_job.netfd, ns_job.ipcfd);
+}
+
+/*
+ * trampoline_memfd() -> fd: a sealed, close-on-exec memfd holding hull's
+ * exec trampoline (hull/linux/trampoline.c, compiled by setup.py into the
+ * generated hull_trampoline.h). Exec'ing it before the container's program
+ * makes /proc/self/exe a private copy that nobody can write, never the
+ * host's Python (CVE-2019-5736). ENOSYS where no trampoline was built for
+ * the architecture; EACCES under vm.memfd_noexec=2.
+ */
+#include "hull_trampoline.h"
+
+#ifndef SYS_memfd_create
+#define SYS_memfd_create __NR_memfd_create
+#endif
+#ifndef SYS_execveat
+#define SYS_execveat __NR_execveat
+#endif
+#define HULL_MFD_CLOEXEC 0x0001U
+#define HULL_MFD_ALLOW_SEALING 0x0002U
+#define HULL_MFD_EXEC 0x0010U
+#ifndef F_ADD_SEALS
+#define F_ADD_SEALS 1033
+#define F_SEAL_SEAL 0x0001
+#define F_SEAL_SHRINK 0x0002
+#define F_SEAL_GROW 0x0004
+#define F_SEAL_WRITE 0x0008
+#endif
+#ifndef AT_EMPTY_PATH
+#define AT_EMPTY_PATH 0x1000
+#endif
+
+static PyObject *
+sys_trampoline_memfd(PyObject *self, PyObject *unused)
+{
+    const unsigned int flags = HULL_MFD_CLOEXEC | HULL_MFD_ALLOW_SEALING;
+    size_t off = 0;
+    ssize_t n;
+    int fd, saved;
+    if (HULL_TRAMPOLINE_SIZE == 0) {
+        errno = ENOSYS;
+        return raise_errno(NULL);
+    }
+    /* MFD_EXEC keeps it executable under vm.memfd_noexec=1; before 6.3 the flag is EINVAL */
+    fd = (int)syscall(SYS_memfd_create, "hull-exec", flags | HULL_MFD_EXEC);
+    if (fd < 0 && errno == EINVAL)
+        fd = (int)syscall(SYS_memfd_create, "hull-exec", flags);
+    if (fd < 0)
+        return raise_errno(NULL);
+    while (off < HULL_TRAMPOLINE_SIZE) {
+        n = write(fd, hull_trampoline + off, HULL_TRAMPOLINE_SIZE - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            goto fail;
+        off += (size_t)n;
+    }
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+        goto fail;
+    return PyLong_FromLong(fd);
+fail:
+    saved = errno ? errno : EIO;
+    close(fd);
+    errno = saved;
+    return raise_errno(NULL);
+}
+
+/* A NULL-terminated char *[] over a sequence of str/bytes; *keep owns the bytes. */
+static char **
+to_cstrings(PyObject *obj, PyObject **keep)
+{
+    PyObject *seq, *b;
+    Py_ssize_t n, i;
+    char **out;
+    *keep = NULL;
+    seq = PySequence_Fast(obj, "execveat: argv and env must be sequences of str or bytes");
+    if (seq == NULL)
+        return NULL;
+    n = PySequence_Fast_GET_SIZE(seq);
+    out = PyMem_New(char *, n + 1);
+    *keep = PyList_New(0);
+    if (out == NULL || *keep == NULL) {
+        if (out == NULL)
+            PyErr_NoMemory();
+        goto fail;
+    }
+    for (i = 0; i < n; i++) {
+        if (!PyUnicode_FSConverter(PySequence_Fast_GET_ITEM(seq, i), &b))
+            goto fail;
+        if (PyList_Append(*keep, b) < 0) {
+            Py_DECREF(b);
+            goto fail;
+        }
+        Py_DECREF(b); /* *keep holds it */
+        out[i] = PyBytes_AS_STRING(b);
+    }
+    out[n] = NULL;
+    Py_DECREF(seq);
+    return out;
+fail:
+    PyMem_Free(out);
+    Py_CLEAR(*keep);
+    Py_DECREF(seq);
+    return NULL;
+}
+
+/*
+ * execveat(fd, argv, env, keep_fd=-1): execveat(fd, "", argv, env,
+ * AT_EMPTY_PATH), with keep_fd inheritable for this exec alone (it is
+ * close-on-exec again if the exec fails; the trampoline marks it itself).
+ * Unlike fexecve(3) there is no retry through /proc/self/fd, which in a
+ * container is whatever its image put there. Returns only by raising OSError.
+ */
+static PyObject *
+sys_execveat(PyObject *self, PyObject *args)
+{
+    int fd, keep_fd = -1, fdflags = -1, saved;
+    PyObject *argv_obj, *env_obj, *argv_keep = NULL, *env_keep = NULL;
+    char **argv = NULL, **envp = NULL;
+    if (!PyArg_ParseTuple(args, "iOO|i:execveat", &fd, &argv_obj, &env_obj, &keep_fd))
+        return NULL;
+    argv = to_cstrings(argv_obj, &argv_keep);
+    if (argv == NULL)
+        goto done;
+    if (argv[0] == NULL) {
+        PyErr_SetString(PyExc_ValueError, "execveat: argv must not be empty");
+        goto done;
+    }
+    envp = to_cstrings(env_obj, &env_keep);
+    if (envp == NULL)
+        goto done;
+    if (keep_fd >= 0) {
+        fdflags = fcntl(keep_fd, F_GETFD);
+        if (fdflags < 0 || fcntl(keep_fd, F_SETFD, fdflags & ~FD_CLOEXEC) < 0) {
+            raise_errno(NULL);
+            goto done;
+        }
+    }
+    syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
+    saved = errno;
+    if (keep_fd >= 0)
+        fcntl(keep_fd, F_SETFD, fdflags);
+    errno = saved;
+    raise_errno(NULL);
+done:
+    PyMem_Free(argv);
+    PyMem_Free(envp);
+    Py_XDECREF(argv_keep);
+    Py_XDECREF(env_keep);
+    return NULL;
+}
+
 static PyMethodDef sys_methods[] = {
+    {"unshare_async", sys_unshare_async, METH_VARARGS, "unshare_async(flags): new net/ipc namespaces on a thread"},
+    {"unshare_collect", sys_unshare_collect, METH_NOARGS, "unshare_collect() -> (net fd, ipc fd)"},
+    {"bpf", sys_bpf, METH_VARARGS, "bpf(cmd, attr, pointers=()) -> int"},
     {"setrlimit", sys_setrlimit, METH_VARARGS, "setrlimit(resource, soft, hard)"},
     {"unshare", sys_unshare, METH_VARARGS, "unshare(flags)"},
     {"setns", sys_setns, METH_VARARGS, "setns(fd, nstype)"},
@@ -324,6 +637,8 @@ static PyMethodDef sys_methods[] = {
     {"seccomp_load", sys_seccomp_load, METH_VARARGS, "seccomp_load(program, flags=0) -> int"},
     {"close_range", sys_close_range, METH_VARARGS, "close_range(first, last, flags=0)"},
     {"join_session_keyring", sys_join_session_keyring, METH_VARARGS, "join_session_keyring(name=None) -> serial"},
+    {"trampoline_memfd", sys_trampoline_memfd, METH_NOARGS, "trampoline_memfd() -> sealed memfd of the exec trampoline"},
+    {"execveat", sys_execveat, METH_VARARGS, "execveat(fd, argv, env, keep_fd=-1): exec an fd; returns only by raising"},
     {NULL, NULL, 0, NULL},
 };
 
