@@ -15,7 +15,8 @@ writes that move a cgroup from what ``devices.list`` shows to the target:
 * otherwise (white list to white list, e.g. ``update``) only the
   differences, so a running container never loses access for a moment.
 
-cgroup v2 has no devices files (it needs an eBPF program); see ``v2.py``.
+cgroup v2 has no devices files: ``ebpf.py`` compiles the same state into an eBPF
+program.
 """
 
 from __future__ import annotations

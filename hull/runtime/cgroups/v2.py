@@ -13,6 +13,8 @@ Writes ``linux.resources`` the way runc's ``libcontainer/cgroups/fs2`` does:
     blockIO.throttle*                   io.max "MAJ:MIN rbps=N" (wbps, riops, wiops)
     hugepageLimits                      hugetlb.<size>.max (and .rsvd.max if present)
     unified                             the file named by the key, value verbatim
+    devices                             a BPF_CGROUP_DEVICE program (ebpf.py) replacing
+                                        the one attached before
 
 ``create()`` enables, in ``cgroup.subtree_control`` of every ancestor, the
 controllers the root offers (the leaf keeps none, so it may hold processes).
@@ -267,12 +269,16 @@ class V2Manager:
     def apply(self, resources: Resources, *, devices: bool = True, limits: bool = True) -> None:
         """Write every limit the spec sets, in runc's order; unset fields are untouched.
 
-        Device rules need an eBPF program on v2 (see the TODO below): with
-        ``limits=False`` there is nothing to write yet.
+        ``devices``/``limits``: the device rules / everything else (see base.py).
         """
+        r = resources
+        if devices and r.devices:
+            # Imported here: only a cgroup with device rules pays for the builder.
+            from hull.runtime.cgroups.ebpf import apply_device_rules
+
+            apply_device_rules(self._dir, r.devices)
         if not limits:
             return
-        r = resources
         need = _needed_controllers(r)
         if need:
             have = set((try_read(self._dir, "cgroup.controllers") or "").split())
@@ -288,10 +294,6 @@ class V2Manager:
         self._apply_memory(r)
         self._apply_io(r)
         self._apply_cpu(r)
-        # TODO(devices): cgroup v2 controls device access with an eBPF program
-        # attached to the cgroup (BPF_CGROUP_DEVICE), which hull does not build
-        # yet. Device rules are skipped here; the runtime still limits devices
-        # by creating only the allowed nodes (mknod / bind mounts) in /dev.
         if r.cpu is not None:
             if r.cpu.cpus:
                 write_file(d, "cpuset.cpus", r.cpu.cpus)

@@ -369,10 +369,14 @@ def test_missing_controller_is_named(root: Path) -> None:
     assert read(leaf, "hugetlb.2MB.max") == "0"
 
 
-def test_devices_are_skipped_on_v2(root: Path, writes: list[tuple[str, str]]) -> None:
+def test_devices_need_an_ebpf_program_on_v2(root: Path, writes: list[tuple[str, str]]) -> None:
+    # v2 has no devices files: the rules become an eBPF program, which the
+    # kernel attaches only to a real cgroup2 dir (tests/integration/test_cgroup_v2_devices.py).
     m, leaf = manager(root)
     writes.clear()
-    m.apply(res({"devices": [{"allow": False, "access": "rwm"}]}))
+    with pytest.raises(FailedPrecondition, match=f"eBPF device programs of {leaf}"):
+        m.apply(res({"devices": [{"allow": False, "access": "rwm"}]}))
+    m.apply(res({"devices": [{"allow": False, "access": "rwm"}]}), devices=False)
     assert writes == []
     assert not (leaf / "devices.deny").exists()
 
