@@ -184,6 +184,7 @@ def _exec_child(
             preserve_fds=preserve_fds,
             notify_sock=notify_sock,
             notify_state=notify_state,
+            report_fd=wfd,
         )
     except InitError as exc:
         _fail(wfd, exc)

@@ -264,6 +264,7 @@ def _run(cfg: InitConfig) -> None:
         checked=checked,
         notify_sock=cfg.notify_sock,
         notify_state=notify_state,
+        report_fd=cfg.wfd,
     )
 
 

@@ -72,9 +72,12 @@ def lookup(argv0: str, env: list[str]) -> str:
 def check_executable(path: str, argv0: str) -> None:
     """Fail early (at create) for a missing or non-executable program.
 
-    Also refuses a script whose interpreter is the runtime's own executable
-    (``#!/proc/self/exe``): that is how CVE-2019-5736 reached the host's
-    binary, and here the host's Python interpreter would be exposed.
+    Also refuses a program that is, or whose ``#!`` interpreter chain reaches,
+    the runtime's own executable (``#!/proc/self/exe``): that is how
+    CVE-2019-5736 reached the host's binary, here the host's Python. The exec
+    trampoline (see :func:`finalize_and_exec`) closes that by construction;
+    this check is defence in depth, and all there is when the trampoline
+    cannot run.
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -101,19 +104,37 @@ def check_executable(path: str, argv0: str) -> None:
         head = os.read(fd, 256)
     finally:
         os.close(fd)
-    if head.startswith(b"#!"):
-        interp = head[2:].split(b"\n", 1)[0].strip().split(b" ", 1)[0].decode("utf-8", "replace")
+    # the kernel follows #! interpreters five deep (#!/a, where /a is #!/b...);
+    # an unreadable or missing one ends the walk (execve will say why)
+    for _ in range(5):
+        if not head.startswith(b"#!"):
+            return
+        # as binfmt_script parses it: a NUL, space, tab or newline ends the name
+        line = head[2:].split(b"\n", 1)[0].split(b"\0", 1)[0]
+        words = line.replace(b"\t", b" ").split()
+        if not words:
+            return
+        interp = words[0].decode("utf-8", "replace")
         if interp.startswith("/proc/") and interp.endswith("/exe"):
             raise InitError(
                 f'exec: "{argv0}": refusing a script interpreted by {interp} (runtime escape)', 126
             )
         try:
-            me = os.stat("/proc/self/exe")
             it = os.stat(interp)
-            if (me.st_dev, me.st_ino) == (it.st_dev, it.st_ino):
-                raise InitError(f'exec: "{argv0}": interpreter is the runtime itself', 126)
         except OSError:
-            pass
+            return
+        if me is not None and (me.st_dev, me.st_ino) == (it.st_dev, it.st_ino):
+            raise InitError(f'exec: "{argv0}": interpreter is the runtime itself', 126)
+        try:
+            fd = os.open(interp, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return
+        try:
+            head = os.read(fd, 256)
+        except OSError:
+            return
+        finally:
+            os.close(fd)
 
 
 def home_of(uid: int) -> str:
@@ -221,6 +242,22 @@ def _default_signals() -> None:
     _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
 
 
+def _seccomp_lets(seccomp: Seccomp | None, name: str) -> bool:
+    """Whether the filter lets ``name`` run or fail with an errno: never kills or traps on it.
+
+    The trampoline's execveat (and fcntl) are syscalls the direct exec never
+    made: where a filter might do worse than refuse them, it is not used.
+    """
+    if seccomp is None:
+        return True
+    safe = ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_ERRNO")
+    rules = [r for r in seccomp.syscalls if name in r.names]
+    if any(r.action not in safe for r in rules):
+        return False
+    # a rule with conditions may not match: then the default action applies
+    return (bool(rules) and not any(r.args for r in rules)) or seccomp.default_action in safe
+
+
 def finalize_and_exec(
     proc: Process,
     seccomp: Seccomp | None,
@@ -231,6 +268,7 @@ def finalize_and_exec(
     checked: str = "",
     notify_sock: int = -1,
     notify_state: dict[str, Any] | None = None,
+    report_fd: int = -1,
 ) -> None:
     """Become the container process. Never returns; raises InitError on failure.
 
@@ -238,6 +276,18 @@ def finalize_and_exec(
     caller just before (nothing can have changed it since): not looked up again.
     ``notify_sock``: a connection to the seccomp agent (see
     :mod:`hull.runtime.seccomp_notify`), sent ``notify_state`` and the listener.
+    ``report_fd``: the sync pipe to the runtime, if it still listens: the exec
+    trampoline reports a failed execve there (an ERROR message), else on stderr.
+
+    The program is not exec'd from here but by hull's exec trampoline
+    (``hull/linux/trampoline.c``), exec'd first from a sealed memfd: until
+    then this process's /proc/self/exe is the host's Python, and a program
+    whose ``#!`` chain ends in /proc/self/exe would run it in the container,
+    where /proc/<pid>/exe can be reopened for writing (CVE-2019-5736). With
+    the trampoline, /proc/self/exe names a private copy nobody can write.
+    When it cannot run (no trampoline for this architecture, memfd_create or
+    execveat refused by a seccomp filter or vm.memfd_noexec=2, an old kernel)
+    the program is exec'd directly, after :func:`check_executable`'s checks.
     """
     env = list(proc.env)
     if env_value(env, "HOME") is None:
@@ -258,6 +308,20 @@ def finalize_and_exec(
     # everything past stdio and the preserved fds closes at exec. Before any
     # seccomp filter, which may not allow close_range.
     _cloexec_from(3 + preserve_fds)
+    # The trampoline's memfd (close-on-exec, sealed) before the filter, which
+    # may forbid memfd_create, and while we may still write anywhere
+    trampoline = -1
+    try:
+        if _seccomp_lets(seccomp, "execveat"):
+            trampoline = linux.trampoline_memfd()
+        else:
+            raise OSError("the seccomp filter may kill execveat")
+    except OSError as exc:
+        from hull.runtime.trace import mark
+
+        mark(f"exec: no trampoline ({exc}): plain execve")
+    if not _seccomp_lets(seccomp, "fcntl"):
+        report_fd = -1  # the trampoline would fcntl it: errors go to stderr
     if not proc.no_new_privileges:
         load_seccomp(seccomp, notify_sock, notify_state)
         seccomp = None
@@ -270,11 +334,35 @@ def finalize_and_exec(
         linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
     os.umask(proc.user.umask if proc.user.umask is not None else 0o022)
     load_seccomp(seccomp, notify_sock, notify_state)
+    envd = dict(e.split("=", 1) for e in env if "=" in e)
+    if trampoline >= 0:
+        if report_fd < 3 + preserve_fds:
+            report_fd = -1  # never a descriptor the program is meant to get
+        try:
+            # argv as trampoline.c expects it: magic, report fd, path, the program's argv
+            linux.execveat(
+                trampoline,
+                ["hull-exec", str(report_fd), path, *proc.args],
+                [f"{k}={v}" for k, v in envd.items()],
+                report_fd,
+            )
+        except (OSError, ValueError) as exc:
+            # e.g. execveat denied by the container's seccomp filter: the direct
+            # exec below, which says what is wrong if it fails too
+            from hull.runtime.trace import mark
+
+            mark(f"exec: no trampoline ({exc}): plain execve")
+        try:
+            os.close(trampoline)
+        except OSError:
+            pass  # close-on-exec anyway (a filter may forbid close)
     try:
-        os.execve(path, proc.args, dict(e.split("=", 1) for e in env if "=" in e))
+        os.execve(path, proc.args, envd)
     except PermissionError:
         raise InitError(f'exec: "{proc.args[0]}": permission denied', 126) from None
     except FileNotFoundError:
         raise InitError(f'exec: "{proc.args[0]}": no such file or directory', 127) from None
     except OSError as exc:
-        raise InitError(f'exec: "{proc.args[0]}": {exc.strerror}', 126) from None
+        # worded as the trampoline words it: "exec format error"
+        reason = exc.strerror or str(exc)
+        raise InitError(f'exec: "{proc.args[0]}": {reason[:1].lower()}{reason[1:]}', 126) from None
