@@ -12,31 +12,24 @@ hull's own directory on ``sys.path``.
 **Hot-module bundles.** Importing a module through the path finder costs
 ~65 µs beyond running its code (directory caches, stats, opening and
 validating its ``.pyc``), and ``hull-runtime run`` imports ~20 of them. So
-the launcher of a command listed in ``HOT`` first installs :class:`Bundle`,
-an importer that serves those modules' code objects from one marshalled
-file written next to the venv (``share/hull/<command>.bundle``). An entry is
+the launcher of a command listed in ``HOT`` serves those modules' code
+objects from one marshalled file written next to the venv
+(``share/hull/<command>.bundle``), through the importer of
+:mod:`hull._boot`, whose own code heads the file: the launcher execs it
+from there, so not even ``hull`` is looked for on ``sys.path``. An entry is
 used only while its source file keeps the size and mtime recorded at
 writing time; an edited (or missing) source is imported the usual way, so a
 stale bundle is slower, never wrong. ``make`` (and ``bench/``) rewrite it.
-
-This module is imported by every launcher before anything else: at module
-level it imports only built-in modules (``os`` alone costs ~0.8 ms).
 """
 
-# No `from __future__ import annotations` here: this module is imported
-# before the bundle exists, and __future__ is a module to load like any other
-# (~0.1 ms); the annotations below that name typing-only types are strings.
 import marshal
-import posix
 import sys
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from importlib.abc import Loader as _Loader
-    from importlib.machinery import ExtensionFileLoader, ModuleSpec
-    from types import CodeType, ModuleType
-else:
-    _Loader = object  # importlib.abc is an import more at start
+from hull._boot import FORMAT as _FORMAT
+from hull._boot import MAGIC as _MAGIC
+from hull._boot import Bundle
+
+__all__ = ["Bundle", "install", "script", "write_bundle"]
 
 # command -> (module with main(), bare): a bare command needs nothing beyond
 # the standard library and hull, so it runs without site (-S) on the fastest
@@ -52,6 +45,7 @@ ENTRY_POINTS = {
 # load; seccomp's for configs that have a filter, as Docker's and podman's do)
 HOT: dict[str, tuple[str, ...]] = {
     "hull-runtime": (
+        "hull",
         "hull.errors",
         "hull.linux",
         "hull.linux.caps",
@@ -63,6 +57,7 @@ HOT: dict[str, tuple[str, ...]] = {
         "hull.runtime",
         "hull.runtime.cgroups",
         "hull.runtime.cgroups.devices",
+        "hull.runtime.cgroups.ebpf",
         "hull.runtime.cgroups.v1",
         "hull.runtime.cgroups.v2",
         "hull.runtime.container",
@@ -87,97 +82,6 @@ HOT: dict[str, tuple[str, ...]] = {
 HOT_LOCATED: dict[str, tuple[str, ...]] = {
     "hull-runtime": ("__future__", "_json", "hull.linux._sys"),
 }
-
-_FORMAT = 3  # bump when the bundle's layout changes
-_HEAD = 8192  # one read gets the index of any bundle of a few dozen modules
-
-
-class Bundle(_Loader):
-    """A meta-path importer serving code objects from one file.
-
-    The file is a 4-byte little-endian length, then the marshalled index
-    ``(format, bytecode magic, {module: (source path, mtime_ns, size,
-    is_package, offset, length)})``, then each module's marshalled code at
-    its offset; offset -1 marks a C extension, loaded from its path. Only
-    the index is read at start; a module's code is read (``pread``) when it
-    is imported: touching memory is not free (a page fault costs ~2 µs
-    here), and a command imports a part of its hot set.
-    """
-
-    def __init__(self, fd: int, index: dict[str, tuple[str, int, int, bool, int, int]]) -> None:
-        self._fd = fd
-        self._index = index
-
-    @classmethod
-    def install(cls, path: str) -> None:
-        """Put the bundle at ``path`` first on ``sys.meta_path``; nothing if it is unusable."""
-        try:
-            # close-on-exec: nothing of the runtime may reach a container
-            fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
-        except OSError:
-            return
-        try:
-            head = posix.read(fd, _HEAD)
-            n = int.from_bytes(head[:4], "little")
-            if 4 + n > len(head):
-                head += posix.pread(fd, 4 + n - len(head), len(head))
-            fmt, magic, index = marshal.loads(head[4 : 4 + n])
-        except (OSError, ValueError, EOFError, TypeError):
-            posix.close(fd)
-            return
-        if fmt != _FORMAT or magic != _magic():
-            posix.close(fd)
-            return
-        sys.meta_path.insert(0, cls(fd, index))
-
-    def find_spec(
-        self, name: str, path: object = None, target: object = None
-    ) -> "ModuleSpec | None":
-        """A spec for a bundled module whose source has not changed; else None."""
-        e = self._index.get(name)
-        if e is None:
-            return None
-        origin, mtime_ns, size, is_pkg = e[0], e[1], e[2], e[3]
-        try:
-            st = posix.stat(origin)
-        except OSError:
-            return None
-        if st.st_mtime_ns != mtime_ns or st.st_size != size:
-            return None
-        if e[4] < 0:
-            ext = _ModuleSpec(name, _ExtensionFileLoader(name, origin), origin=origin)
-            ext.has_location = True
-            return ext
-        spec = _ModuleSpec(name, self, origin=origin, is_package=is_pkg)
-        spec.has_location = True  # sets __file__
-        if is_pkg:
-            spec.submodule_search_locations = [origin.rpartition("/")[0]]
-        return spec
-
-    def create_module(self, spec: "ModuleSpec") -> None:
-        """The default module object."""
-        return None
-
-    def exec_module(self, module: "ModuleType") -> None:
-        """Run the module's code."""
-        e = self._index[module.__name__]
-        data = posix.pread(self._fd, e[5], e[4])
-        if len(data) != e[5]:
-            raise ImportError(
-                f"truncated hot-module bundle: {module.__name__}", name=module.__name__
-            )
-        code: CodeType = marshal.loads(data)
-        exec(code, module.__dict__)
-
-
-_ModuleSpec: "type[ModuleSpec]" = sys.modules["_frozen_importlib"].ModuleSpec
-_ExtensionFileLoader: "type[ExtensionFileLoader]" = sys.modules[
-    "_frozen_importlib_external"
-].ExtensionFileLoader
-
-
-def _magic() -> bytes:
-    return sys.modules["_frozen_importlib_external"].MAGIC_NUMBER  # type: ignore[no-any-return]
 
 
 def write_bundle(
@@ -212,22 +116,27 @@ def write_bundle(
             continue
         blobs[name] = marshal.dumps(compile(text, src, "exec", dont_inherit=True))
         index[name] = (src, st.st_mtime_ns, st.st_size, is_pkg, 0, len(blobs[name]))
+    # the importer's own code heads the file (see hull._boot)
+    boot_src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_boot.py")
+    with open(boot_src, "rb") as f:
+        boot = marshal.dumps(compile(f.read(), boot_src, "exec", dont_inherit=True))
+    prefix = _MAGIC + len(boot).to_bytes(4, "little") + boot
     # offsets depend on the index's own length: size it with zeros first
-    n = len(marshal.dumps((_FORMAT, _magic(), index)))
+    n = len(marshal.dumps((_FORMAT, index)))
     while True:
-        off = 4 + n
+        off = len(prefix) + 4 + n
         for name, blob in blobs.items():
             e = index[name]
             index[name] = (e[0], e[1], e[2], e[3], off, len(blob))
             off += len(blob)
-        head = marshal.dumps((_FORMAT, _magic(), index))
+        head = marshal.dumps((_FORMAT, index))
         if len(head) == n:
             break
         n = len(head)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "wb") as f:
-        f.write(len(head).to_bytes(4, "little") + head + b"".join(blobs.values()))
+        f.write(prefix + len(head).to_bytes(4, "little") + head + b"".join(blobs.values()))
     os.replace(tmp, path)
     return len(index)
 
@@ -275,7 +184,22 @@ def script(module: str, python: str, path: str, *, bare: bool = True, bundle: st
     need. ``posix``, not ``os``: it is built in and already loaded.
     """
     flags = "-IS" if bare else "-I"
-    hot = f"from hull.launcher import Bundle\nBundle.install({bundle!r})\n" if bundle else ""
+    # the bundle's head is the importer's code (hull._boot): run it from
+    # the file, with the file open, before anything is imported
+    hot = (
+        "try:\n"
+        "    import marshal\n"
+        f"    f = posix.open({bundle!r}, posix.O_RDONLY | posix.O_CLOEXEC)\n"
+        "    h = posix.pread(f, 8, 0)\n"
+        "    if h[:4] != sys.modules['_frozen_importlib_external'].MAGIC_NUMBER:\n"
+        "        raise ValueError\n"
+        "    c = marshal.loads(posix.pread(f, int.from_bytes(h[4:], 'little'), 8))\n"
+        "    exec(c, {'__name__': 'hull._boot', 'BUNDLE_FD': f})\n"
+        "except (OSError, ValueError, EOFError, TypeError):\n"
+        "    pass\n"
+        if bundle
+        else ""
+    )
     return (
         f"#!{python} {flags}\n"
         "import posix, sys\n"

@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 # setns order: the user namespace first, as it grants the rights to join the
 # others it owns; mount late, since it changes the root we open paths from
 _JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")
-# new namespaces init makes with unshare(2) rather than the runtime with clone(2)
-_UNSHARED_BY_INIT = linux.CLONE_NEWNET | linux.CLONE_NEWIPC
 
 
 class CreateOptions:
@@ -232,6 +230,7 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
         raise AlreadyExists(f"container with id {opts.id} already exists") from None
     cgm: CgroupManager | None = None
     pid = 0
+    ahead = False
     fds: list[int] = []
     rfd = wfd = -1
     # `run` without a terminal: init goes on to exec right after CREATED
@@ -242,9 +241,9 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
         mark("create: spec parsed")
         from hull.runtime.cgroups import create_cgroup_manager, read_mountinfo
 
-        # Which cgroups, before the clone: in the forked child every first
-        # write to a page of this process is a copy-on-write fault, so Python
-        # work (imports above all) costs more after the clone.
+        # The network namespace takes ~0.5 ms of kernel time to make: a
+        # thread makes it (and the IPC one) while we set up the cgroup.
+        ahead = _start_namespaces(spec)
         res = spec.linux.resources
         mountinfo = read_mountinfo()
         cgm = create_cgroup_manager(
@@ -255,26 +254,6 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
         )
         join = _plan_join(spec, cgm)
         mark("create: cgroup planned")
-        # Clone, then create the cgroup: init starts setting up (and
-        # mounting) meanwhile; it waits for CGROUP_DONE before it needs it.
-        pid, rfd, wfd, console_peer = _spawn_init(
-            opts,
-            spec,
-            bundle,
-            rootfs,
-            fds,
-            fifo=not run,
-            auto_start=auto_start,
-            cgm=cgm,
-            join=join,
-            mountinfo=mountinfo,
-        )
-        mark("create: cloned")
-        userns = spec.linux.namespace("user")
-        if userns is not None and not userns.path:
-            _write_id_maps(pid, spec)
-        hstate = _hook_state(opts.id, pid, st.CREATED, bundle, spec)
-        sync.send(wfd, sync.GO_SETUP, hstate)
         # What `delete` needs if this process is killed from here on: the
         # cgroup paths (pid 0 reads as stopped).
         st.State(
@@ -288,14 +267,47 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
                 "cgroupPaths": cgm.paths(),
             },
         ).save()
+        # The cgroup is made and configured before the clone: after it, every
+        # page this process writes is a copy-on-write fault (~3 µs here) that
+        # init pays too, and two Python processes on two cores gained less
+        # than they paid. Device rules and limits are in place before init
+        # joins, so nothing of the container ever runs without them.
         cgm.create()
         mark("create: cgroup made")
         _allow_default_devices(spec)
-        # The device rules are complete before init joins: their transition
-        # passes through "deny all", and init makes its device nodes in the
-        # cgroup. The other limits are written while init mounts; init waits
-        # for CONFIGURED before anything of the container can run.
         cgm.apply(spec.linux.resources, limits=False)
+        cgm.apply(spec.linux.resources, devices=False)
+        mark("create: cgroup applied")
+        ns_fds: list[tuple[int, int]] = []
+        if ahead:
+            ahead = False
+            net, ipc = linux.unshare_collect()
+            for fd, flag in ((net, linux.CLONE_NEWNET), (ipc, linux.CLONE_NEWIPC)):
+                if fd >= 0:
+                    fds.append(fd)  # closed with the others
+                    ns_fds.append((fd, flag))
+        pid, rfd, wfd, console_peer = _spawn_init(
+            opts,
+            spec,
+            bundle,
+            rootfs,
+            fds,
+            fifo=not run,
+            auto_start=auto_start,
+            cgm=cgm,
+            join=join,
+            mountinfo=mountinfo,
+            ns_fds=ns_fds,
+        )
+        mark("create: cloned")
+        userns = spec.linux.namespace("user")
+        if userns is not None and not userns.path:
+            _write_id_maps(pid, spec)
+        needs_state = bool(spec.hooks) or (
+            spec.linux.seccomp is not None and bool(spec.linux.seccomp.listener_path)
+        )
+        hstate = _hook_state(opts.id, pid, st.CREATED, bundle, spec) if needs_state else b""
+        sync.send(wfd, sync.GO_SETUP, hstate)
         if join.self_join:
             # init joins its v1 hierarchies itself (see JoinPlan)
             from hull.runtime.cgroups import add_pid_to
@@ -305,11 +317,9 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
         else:
             cgm.add_pid(pid)
         sync.send_or_report(wfd, rfd, sync.CGROUP_DONE)
-        cgm.apply(spec.linux.resources, devices=False)
         if proc.oom_score_adj is not None:
             _oom_score_adj(pid, proc.oom_score_adj)
         sync.send_or_report(wfd, rfd, sync.CONFIGURED)
-        mark("create: cgroup applied")
         sync.expect(rfd, sync.READY_SETUP)
         if sync.parent_hooks(spec):
             sync.expect(rfd, sync.RUN_HOOKS)
@@ -340,6 +350,10 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
         if isinstance(exc, BrokenPipeError) and rfd >= 0:
             # init died before reading our message: its own report says why
             exc = sync.child_error(rfd) or exc
+        if ahead:
+            for fd in linux.unshare_collect():
+                if fd >= 0:
+                    os.close(fd)
         if pid > 0:
             _kill_wait(pid)
         if cgm is not None:
@@ -382,6 +396,24 @@ _DEFAULT_ALLOW = (
     ("c", 5, 2, "rwm"),
     ("c", 136, None, "rwm"),
 )
+
+
+def _start_namespaces(spec: Spec) -> bool:
+    """Start making init's new network and IPC namespaces on a thread; True if started.
+
+    Only for a container that joins no namespace and has no user namespace
+    (namespaces made in a new user namespace must be owned by it).
+    """
+    flags = 0
+    for ns in spec.linux.namespaces:
+        if ns.path or ns.type == "user":
+            return False
+        if ns.type in ("network", "ipc"):
+            flags |= linux.NAMESPACES[ns.type][0]
+    if not flags:
+        return False
+    linux.unshare_async(flags)
+    return True
 
 
 def _allow_default_devices(spec: Spec) -> None:
@@ -458,6 +490,7 @@ def _spawn_init(
     cgm: CgroupManager,
     join: JoinPlan,
     mountinfo: str,
+    ns_fds: list[tuple[int, int]],
 ) -> tuple[int, int, int, int]:
     """Clone the container's init.
 
@@ -526,13 +559,9 @@ def _spawn_init(
             flags |= flag
     try:
         if not joins:
-            if not flags & linux.CLONE_NEWUSER:
-                # The network and IPC namespaces are the slow ones to make
-                # (~0.6 ms): init unshares them itself, while this process
-                # sets up the cgroup. (In a new user namespace they are
-                # made with it, so that it owns them before any uid map.)
-                cfg.unshare_flags = flags & _UNSHARED_BY_INIT
-                flags &= ~_UNSHARED_BY_INIT
+            for _, flag in ns_fds:
+                flags &= ~flag
+            cfg.ns_fds = ns_fds
             pid = linux.clone(flags)
             if pid == 0:
                 os.close(p_r)
@@ -676,9 +705,12 @@ def _start_and_wait(
                 os.close(fd)
             except OSError:
                 pass
-    _run_hooks(
-        spec, ("poststart",), _hook_state(opts.id, pid, st.RUNNING, state.data["bundle"], spec)
-    )
+    if spec.hooks.get("poststart"):
+        _run_hooks(
+            spec,
+            ("poststart",),
+            _hook_state(opts.id, pid, st.RUNNING, state.data["bundle"], spec),
+        )
     if opts.detach:
         return 0
     _forward_signals(pid)
@@ -718,7 +750,7 @@ def _cleanup(
         except OSError:
             pass
     _rmtree(state.dir)
-    if spec is not None:
+    if spec is not None and spec.hooks.get("poststop"):
         _run_hooks(
             spec,
             ("poststop",),

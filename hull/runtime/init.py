@@ -35,12 +35,12 @@ class InitConfig:
         "no_new_keyring",
         "no_pivot",
         "notify_sock",
+        "ns_fds",
         "preserve_fds",
         "rfd",
         "rootfs",
         "spec",
         "tasks_files",
-        "unshare_flags",
         "wfd",
     )
 
@@ -61,7 +61,7 @@ class InitConfig:
         self.tasks_files: list[str] = []  # v1 hierarchies init joins itself
         self.mountinfo = ""  # the runtime's mount table, read before the clone
         self.auto_start = False  # `run`: exec right after CREATED, no START
-        self.unshare_flags = 0  # new namespaces to make first thing (see container)
+        self.ns_fds: list[tuple[int, int]] = []  # (fd, flag): namespaces made ahead to join
         self.notify_sock = -1  # connection to the seccomp agent (seccomp_notify)
 
 
@@ -112,10 +112,12 @@ def _run(cfg: InitConfig) -> None:
     # Nothing in the container may ptrace us or open /proc/<pid>/exe (the
     # host's interpreter) while we set up; execve resets this.
     linux.prctl(linux.PR_SET_DUMPABLE, 0)
-    if cfg.unshare_flags:
-        linux.unshare(cfg.unshare_flags)
+    for fd, flag in cfg.ns_fds:
+        linux.setns(fd, flag)
+        os.close(fd)
     # before anything changes who we are or what we see: in a user namespace
     # hull's files may be unreadable, after pivot_root they are gone
+    mark("init: in namespaces")
     preload(spec)
     if cfg.direct:
         # die with the runtime while it sets us up (an intermediate parent exits at once)

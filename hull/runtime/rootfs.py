@@ -381,7 +381,9 @@ def create_devices(rootfs: str, devices: list[Device], userns: bool) -> None:
     dev = secure_join(rootfs, "/dev")
     os.makedirs(dev, 0o755, exist_ok=True)
     seen = set()
-    dirs: set[str] = set()  # parent directories made and checked already
+    # parent in the spec -> (resolved and checked, new files there take the
+    # directory's group)
+    dirs: dict[str, tuple[str, bool]] = {}
     for d in devices:
         seen.add(d.path)
         _create_device(
@@ -399,22 +401,24 @@ def create_devices(rootfs: str, devices: list[Device], userns: bool) -> None:
     for path, kind, major, minor, mode in DEFAULT_DEVICES:
         if path not in seen:
             _create_device(rootfs, path, kind, major, minor, mode, 0, 0, userns, dirs)
-    for target, link in DEFAULT_SYMLINKS:
-        p = secure_join(rootfs, link)
-        if not os.path.lexists(p):
-            os.symlink(target, p)
+    links = list(DEFAULT_SYMLINKS)
     if os.path.exists("/proc/kcore"):
-        p = secure_join(rootfs, "/dev/core")
-        if not os.path.lexists(p):
-            os.symlink("/proc/kcore", p)
-    ptmx = secure_join(rootfs, "/dev/ptmx")
+        links.append(("/proc/kcore", "/dev/core"))
+    for target, link in links:
+        # symlink(2) never follows the name it creates: an existing entry
+        # (the image's, or a spec device) is kept
+        try:
+            os.symlink(target, dev + link[4:])
+        except FileExistsError:
+            pass
     if os.path.isdir(secure_join(rootfs, "/dev/pts")):
-        if os.path.lexists(ptmx):
+        ptmx = dev + "/ptmx"
+        try:
+            os.symlink("pts/ptmx", ptmx)
+        except FileExistsError:
             if not os.path.islink(ptmx):
                 os.unlink(ptmx)
                 os.symlink("pts/ptmx", ptmx)
-        else:
-            os.symlink("pts/ptmx", ptmx)
 
 
 def _create_device(
@@ -427,14 +431,23 @@ def _create_device(
     uid: int,
     gid: int,
     userns: bool,
-    dirs: set[str],
+    dirs: dict[str, tuple[str, bool]],
 ) -> None:
-    dest = secure_join(rootfs, path)
-    parent = os.path.dirname(dest)
-    if parent not in dirs:
+    """One device node; runs with umask 0 (see init), so mknod sets the mode."""
+    # Only the parent is resolved (once per directory): mknod, unlink and a
+    # bind's target creation never follow the last component, so a symlink
+    # planted there is replaced, never followed out of the rootfs.
+    pdir, _, name = path.rstrip("/").rpartition("/")
+    if not name or name in (".", ".."):
+        raise InvalidArgument(f"linux.devices: invalid path {path!r}")
+    known = dirs.get(pdir)
+    if known is None:
+        parent = secure_join(rootfs, pdir)
         _mkdir_all(parent)
         _check_inside(rootfs, parent, path)
-        dirs.add(parent)
+        known = dirs[pdir] = (parent, bool(os.stat(parent).st_mode & 0o2000))
+    parent, setgid_dir = known
+    dest = parent + "/" + name
     if userns:
         # mknod is not allowed in a user namespace: bind the host's node
         if not os.path.lexists(dest):
@@ -442,13 +455,17 @@ def _create_device(
         linux.mount(path, dest, None, linux.MS_BIND, None)
         return
     fmt = {"c": _S_IFCHR, "u": _S_IFCHR, "b": _S_IFBLK, "p": _S_IFIFO}[kind]
+    node = fmt | (mode & 0o7777)
     try:
+        os.mknod(dest, node, os.makedev(major, minor))
+    except FileExistsError:
         os.unlink(dest)
-    except FileNotFoundError:
-        pass
-    os.mknod(dest, fmt | (mode & 0o7777), os.makedev(major, minor))
-    os.chmod(dest, mode & 0o7777)
-    os.chown(dest, uid, gid)
+        os.mknod(dest, node, os.makedev(major, minor))
+    if mode & 0o7000:
+        # special bits may be dropped on create
+        os.chmod(dest, mode & 0o7777)
+    if uid or gid or setgid_dir:
+        os.chown(dest, uid, gid)
 
 
 def pivot_root(rootfs: str) -> None:

@@ -5,20 +5,19 @@ little-endian length and a payload. Plain int constants rather than an Enum:
 importing :mod:`enum` costs ~4 ms on the runtime's hot path.
 
     init -> parent   READY_SETUP   init exists in its new namespaces
-    parent -> init   GO_SETUP      payload: the state JSON for hooks (after the
+    parent -> init   GO_SETUP      payload: the state JSON for hooks and a
+                                   seccomp agent, else empty (sent after the
                                    uid/gid maps of a new user namespace); init
-                                   starts mounting while the parent creates
-                                   and configures its cgroup (whose paths init
-                                   knows: they are decided before the clone)
-    parent -> init   CGROUP_DONE   the cgroup exists with its device rules: init
-                                   joins its v1 hierarchies itself (no RCU-slow
-                                   migration by the parent). init waits for it
-                                   before its first cgroup mount, else before
-                                   RUN_HOOKS
-    parent -> init   CONFIGURED    every other limit is written, oomScoreAdj is
-                                   set: init waits for it before RUN_HOOKS's
-                                   answer, else before CREATED (nothing of the
-                                   container runs without its limits)
+                                   starts mounting. Its cgroup was made, with
+                                   every device rule and limit, before the clone
+    parent -> init   CGROUP_DONE   the parent has moved init where init cannot
+                                   join by itself (v2, the unified tree, a user
+                                   namespace); init joins its v1 hierarchies
+                                   itself (no RCU-slow migration by the
+                                   parent). init waits for it before its first
+                                   cgroup mount, else before RUN_HOOKS
+    parent -> init   CONFIGURED    oomScoreAdj is set: init waits for it before
+                                   RUN_HOOKS's answer, else before CREATED
     init -> parent   RUN_HOOKS     mounts done, before pivot_root (parent runs
                                    prestart + createRuntime hooks); only when
                                    the spec has such hooks (both sides know)

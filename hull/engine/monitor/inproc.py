@@ -59,7 +59,7 @@ def is_hull_runtime(path: str) -> bool:
         return False
     try:
         with open(path, "rb") as f:
-            head = f.read(512)
+            head = f.read(4096)
     except OSError:
         return False
     # A launcher for another checkout would import a different tree: only

@@ -72,9 +72,38 @@ def test_unusable_bundle_is_ignored(tmp_path: Path) -> None:
 def test_launcher_script_installs_the_bundle() -> None:
     text = launcher.script("hull.runtime.main", "/usr/bin/python3", "/src", bundle="/b/x.bundle")
     assert text.startswith("#!/usr/bin/python3 -IS\n")
-    assert "Bundle.install('/b/x.bundle')" in text
+    assert "posix.open('/b/x.bundle'" in text
+    # nothing is imported through the path finder before the bundle is in place
     assert "import os" not in text
-    assert "Bundle" not in launcher.script("hull.cli.main", "/usr/bin/python3", "/src")
+    assert "hull.launcher" not in text
+    assert "/b/x.bundle" not in launcher.script("hull.cli.main", "/usr/bin/python3", "/src")
+
+
+def test_launcher_runs_its_bundles_head_and_serves_the_package(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    (root / "pkg" / "mod.py").write_text(
+        "import sys\n"
+        "def main():\n"
+        "    import pkg\n"
+        "    loaders = {type(m.__spec__.loader).__name__ for m in (pkg, sys.modules[__name__])}\n"
+        "    print(*sorted(loaders), 'hull.launcher' in sys.modules, 'hull' in sys.modules)\n"
+        "    return 3\n"
+    )
+    bundle = tmp_path / "share" / "x.bundle"
+    launcher.write_bundle(str(bundle), ("pkg", "pkg.mod"), str(root))
+    exe = tmp_path / "x"
+    exe.write_text(launcher.script("pkg.mod", sys.executable, str(root), bundle=str(bundle)))
+    exe.chmod(0o755)
+    out = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert out.returncode == 3, out.stderr
+    # the importer came from the bundle file itself: no hull module was imported
+    assert out.stdout.split() == ["Bundle", "False", "False"]
+    # a bundle from another Python (other bytecode magic) is ignored, not run
+    data = bundle.read_bytes()
+    bundle.write_bytes(b"\x00\x00\x00\x00" + data[4:])
+    out = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert out.returncode == 3, out.stderr
+    assert out.stdout.split() == ["SourceFileLoader", "False", "False"]
 
 
 def test_located_modules_and_extensions(tmp_path: Path) -> None:
