@@ -63,9 +63,9 @@ class CreateOptions:
         self.detach = False
 
 
-def load_spec(bundle: str) -> Spec:
-    """Read and validate ``<bundle>/config.json``."""
-    from hull.oci.runtime_spec import parse_spec
+def read_config(bundle: str) -> dict[str, Any]:
+    """``<bundle>/config.json`` as JSON, not validated yet."""
+    from hull.oci.fastjson import loads
 
     path = os.path.join(bundle, "config.json")
     try:
@@ -77,7 +77,13 @@ def load_spec(bundle: str) -> Spec:
         raise NotFound(f"bundle {bundle} has no config.json") from None
     except OSError as exc:
         raise InvalidArgument(f"cannot read {path}: {exc.strerror}") from None
-    return parse_spec(data)
+    try:
+        raw = loads(data)
+    except ValueError as exc:
+        raise InvalidArgument(f"config.json is not valid JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise InvalidArgument("config.json: expected a JSON object")
+    return raw
 
 
 def _rmtree(path: str) -> None:
@@ -209,28 +215,41 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
     mark("create: begin")
     st.check_id(opts.id)
     bundle = os.path.abspath(opts.bundle)
-    spec = load_spec(bundle)
-    proc = spec.process
-    if proc is None:
-        raise InvalidArgument("config.json: process is required to create a container")
-    rootfs = (
-        spec.root.path if os.path.isabs(spec.root.path) else os.path.join(bundle, spec.root.path)
-    )
-    rootfs = os.path.realpath(rootfs)
-    if not os.path.isdir(rootfs):
-        raise NotFound(f"rootfs {rootfs} does not exist or is not a directory")
-    _check_caps(proc)
-    if proc.terminal and not opts.console_socket and (opts.detach or not run):
-        raise InvalidArgument("process.terminal is true: --console-socket is required")
-    os.makedirs(opts.root, 0o711, exist_ok=True)
-    sdir = os.path.join(opts.root, opts.id)
+    raw = read_config(bundle)
+    # The network namespace takes ~0.5 ms of kernel time to make (more while
+    # the last one is being torn down): a thread makes it, and the IPC one,
+    # from now until the clone.
+    ahead = _start_namespaces(raw)
     try:
-        os.mkdir(sdir, 0o711)
-    except FileExistsError:
-        raise AlreadyExists(f"container with id {opts.id} already exists") from None
+        from hull.oci.runtime_spec import Spec
+
+        spec = Spec(raw)
+        proc = spec.process
+        if proc is None:
+            raise InvalidArgument("config.json: process is required to create a container")
+        rootfs = (
+            spec.root.path
+            if os.path.isabs(spec.root.path)
+            else os.path.join(bundle, spec.root.path)
+        )
+        rootfs = os.path.realpath(rootfs)
+        if not os.path.isdir(rootfs):
+            raise NotFound(f"rootfs {rootfs} does not exist or is not a directory")
+        _check_caps(proc)
+        if proc.terminal and not opts.console_socket and (opts.detach or not run):
+            raise InvalidArgument("process.terminal is true: --console-socket is required")
+        os.makedirs(opts.root, 0o711, exist_ok=True)
+        sdir = os.path.join(opts.root, opts.id)
+        try:
+            os.mkdir(sdir, 0o711)
+        except FileExistsError:
+            raise AlreadyExists(f"container with id {opts.id} already exists") from None
+    except BaseException:
+        if ahead:
+            _drop_namespaces()
+        raise
     cgm: CgroupManager | None = None
     pid = 0
-    ahead = False
     fds: list[int] = []
     rfd = wfd = -1
     # `run` without a terminal: init goes on to exec right after CREATED
@@ -241,9 +260,6 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
         mark("create: spec parsed")
         from hull.runtime.cgroups import create_cgroup_manager, read_mountinfo
 
-        # The network namespace takes ~0.5 ms of kernel time to make: a
-        # thread makes it (and the IPC one) while we set up the cgroup.
-        ahead = _start_namespaces(spec)
         res = spec.linux.resources
         mountinfo = read_mountinfo()
         cgm = create_cgroup_manager(
@@ -282,6 +298,7 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
         if ahead:
             ahead = False
             net, ipc = linux.unshare_collect()
+            mark("create: namespaces collected")
             for fd, flag in ((net, linux.CLONE_NEWNET), (ipc, linux.CLONE_NEWIPC)):
                 if fd >= 0:
                     fds.append(fd)  # closed with the others
@@ -351,9 +368,7 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
             # init died before reading our message: its own report says why
             exc = sync.child_error(rfd) or exc
         if ahead:
-            for fd in linux.unshare_collect():
-                if fd >= 0:
-                    os.close(fd)
+            _drop_namespaces()
         if pid > 0:
             _kill_wait(pid)
         if cgm is not None:
@@ -398,22 +413,42 @@ _DEFAULT_ALLOW = (
 )
 
 
-def _start_namespaces(spec: Spec) -> bool:
+def _start_namespaces(raw: dict[str, Any]) -> bool:
     """Start making init's new network and IPC namespaces on a thread; True if started.
 
-    Only for a container that joins no namespace and has no user namespace
-    (namespaces made in a new user namespace must be owned by it).
+    Read from the config as JSON, before it is validated (an invalid one
+    drops them). Only for a container that joins no namespace and has no
+    user namespace: namespaces made in a new user namespace must be owned by
+    it.
     """
+    lx = raw.get("linux")
+    nss = lx.get("namespaces") if isinstance(lx, dict) else None
+    if not isinstance(nss, list):
+        return False
     flags = 0
-    for ns in spec.linux.namespaces:
-        if ns.path or ns.type == "user":
+    for ns in nss:
+        if not isinstance(ns, dict) or ns.get("path") or ns.get("type") == "user":
             return False
-        if ns.type in ("network", "ipc"):
-            flags |= linux.NAMESPACES[ns.type][0]
+        kind = ns.get("type")
+        if kind == "network":
+            flags |= linux.CLONE_NEWNET
+        elif kind == "ipc":
+            flags |= linux.CLONE_NEWIPC
     if not flags:
         return False
     linux.unshare_async(flags)
     return True
+
+
+def _drop_namespaces() -> None:
+    """Wait for the namespace thread and close what it made (the start failed)."""
+    try:
+        fds = linux.unshare_collect()
+    except OSError:
+        return
+    for fd in fds:
+        if fd >= 0:
+            os.close(fd)
 
 
 def _allow_default_devices(spec: Spec) -> None:
