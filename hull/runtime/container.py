@@ -109,6 +109,10 @@ def _rmtree(path: str) -> None:
         pass
 
 
+def _write_pid_file(path: str, pid: int) -> None:
+    st.atomic_write(os.path.abspath(path), str(pid).encode(), 0o644, durable=False)
+
+
 def _connect_console(path: str) -> int:
     import _socket
 
@@ -252,7 +256,7 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
     pid = 0
     fds: list[int] = []
     rfd = wfd = -1
-    # `run` without a terminal: init goes on to exec right after CREATED
+    # `run` without a terminal: init goes on to exec once set up
     # instead of waiting for START (one round trip less); a foreground
     # terminal needs START, so the pty's size is set before the program runs.
     auto_start = run and not (proc.terminal and not opts.console_socket)
@@ -342,8 +346,11 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
             sync.expect(rfd, sync.RUN_HOOKS)
             _run_hooks(spec, ("prestart", "createRuntime"), hstate)
             sync.send_or_report(wfd, rfd, sync.HOOKS_DONE)
-        sync.expect(rfd, sync.CREATED)
-        mark("create: init created")
+        if not auto_start:
+            sync.expect(rfd, sync.CREATED)
+            mark("create: init created")
+        # with auto_start, written while init is still setting up (it sends
+        # no CREATED): `run` waits for the exec (or an error) next
         start_time = st.pid_start_time(pid)
         state = st.State(
             opts.root,
@@ -361,8 +368,8 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
             },
         )
         state.save()
-        if opts.pid_file:
-            st.atomic_write(os.path.abspath(opts.pid_file), str(pid).encode(), 0o644, durable=False)
+        if opts.pid_file and not auto_start:
+            _write_pid_file(opts.pid_file, pid)
     except BaseException as exc:
         if isinstance(exc, BrokenPipeError) and rfd >= 0:
             # init died before reading our message: its own report says why
@@ -726,6 +733,8 @@ def _start_and_wait(
             if kind == sync.ERROR:
                 raise InitError.from_payload(payload)
             raise sync.ProtocolError(f"unexpected message {kind} after CREATED")
+        if auto_start and opts.pid_file:
+            _write_pid_file(opts.pid_file, pid)
     except BaseException as exc:
         _kill_wait(pid)
         _cleanup(state, spec, cgm)

@@ -232,7 +232,11 @@ def _run(cfg: InitConfig) -> None:
     # `create` returns after CREATED: init must outlive it
     linux.prctl(linux.PR_SET_PDEATHSIG, 0)
     mark("init: created")
-    sync.send(cfg.wfd, sync.CREATED)
+    if not cfg.auto_start:
+        # `run` (auto_start) needs no CREATED: its parent wrote the state
+        # while we set up, and waits for our exec or our error; a message
+        # would only wake it (onto our CPU, often) while we finish
+        sync.send(cfg.wfd, sync.CREATED)
     if fifo_fd >= 0:
         # `create` returns now: errors from here on go to the container's stderr
         os.close(cfg.wfd)

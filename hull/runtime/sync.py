@@ -22,7 +22,8 @@ importing :mod:`enum` costs ~4 ms on the runtime's hot path.
                                    prestart + createRuntime hooks); only when
                                    the spec has such hooks (both sides know)
     parent -> init   HOOKS_DONE
-    init -> parent   CREATED       init is set up
+    init -> parent   CREATED       init is set up (not sent with auto_start:
+                                   `run` waits for the exec or an ERROR)
     parent -> init   START         exec the process now: only `run` with a
                                    foreground terminal (the parent sets the
                                    pty's size first); `create` waits on the
