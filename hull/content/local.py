@@ -67,6 +67,7 @@ class LocalWriter:
         expected: Digest | None,
         expected_size: int | None,
         hashed: bool = True,
+        hash_thread: bool = True,
     ) -> None:
         if expected_size is not None and expected_size < 0:
             raise InvalidArgument(f"ingest '{ref}': negative expected size {expected_size}")
@@ -82,7 +83,7 @@ class LocalWriter:
         try:
             (self._dir / "ref").write_text(ref, encoding="utf-8", errors="surrogateescape")
             algorithm = expected.algorithm if expected is not None else "sha256"
-            self._digester = HashBehind(algorithm)
+            self._digester = HashBehind(algorithm, threaded=hash_thread)
             data = self._dir / "data"
             fd = os.open(data, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             self._file = os.fdopen(fd, "r+b", buffering=0)
@@ -167,7 +168,7 @@ class LocalWriter:
             return
         self._file.seek(0)
         self._digester.close()
-        self._digester = HashBehind(self._digester.algorithm)
+        self._digester = HashBehind(self._digester.algorithm, threaded=self._digester.threaded)
         remaining = size
         while remaining:
             chunk = self._file.read(min(CHUNK, remaining))
@@ -210,7 +211,7 @@ class LocalWriter:
     def _rehash(self) -> None:
         self._file.seek(0)
         self._digester.close()
-        self._digester = HashBehind(self._digester.algorithm)
+        self._digester = HashBehind(self._digester.algorithm, threaded=self._digester.threaded)
         while chunk := self._file.read(CHUNK):
             self._digester.update(chunk)
 
@@ -265,13 +266,16 @@ class LocalStore:
         expected_size: int | None = None,
         *,
         hashed: bool = True,
+        hash_thread: bool = True,
     ) -> LocalWriter:
         """Open (or resume) the ingest ``ref``; waits while another writer holds it.
 
         ``hashed=False`` makes a spool: bytes are not hashed as they are written
         (a reader that verifies them does it), only at ``commit``.
+        ``hash_thread=False`` hashes each write in the writing thread (see
+        ``HashBehind``).
         """
-        return LocalWriter(self, ref, expected, expected_size, hashed)
+        return LocalWriter(self, ref, expected, expected_size, hashed, hash_thread)
 
     def ingest(
         self, stream: BinaryIO, expected: Digest | None = None, size: int | None = None

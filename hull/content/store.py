@@ -100,8 +100,12 @@ class ContentStore(Protocol):
         expected_size: int | None = None,
         *,
         hashed: bool = True,
+        hash_thread: bool = True,
     ) -> Writer:
-        """Open (or resume) the ingest named ``ref`` (``hashed=False``: hash at commit only)."""
+        """Open (or resume) the ingest ``ref`` (``hashed=False``: hash at commit only).
+
+        ``hash_thread=False``: hash in the writing thread, not in a helper one.
+        """
         ...
 
     def ingest(

@@ -11,6 +11,7 @@ A pull or push reports through a ``Progress`` callback, one dict per event::
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -98,4 +99,63 @@ class Locked:
             self._sink(event)
 
 
-__all__ = ["Locked", "Progress", "Throttle", "human_size", "message", "progress_bar", "short"]
+_STOP: dict[str, Any] = {}
+
+
+class Pumped:
+    """A callback whose events a thread of its own hands to ``sink``, in order.
+
+    A sink may be slow (the API's waits for its event loop to take each
+    event): transfer threads that called it directly waited on it, one
+    behind the other. They only queue now. An error of the sink (the client
+    went away) is raised by the next call, from whichever thread, and by
+    ``close``, which delivers what is queued first.
+    """
+
+    def __init__(self, sink: Progress) -> None:
+        self._sink = sink
+        self._q: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if self._error is not None:
+            raise self._error
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="hull-progress",
+                                                daemon=True)  # fmt: skip
+                self._thread.start()
+            self._q.put(event)
+
+    def _run(self) -> None:
+        while (event := self._q.get()) is not _STOP:
+            if self._error is None:
+                try:
+                    self._sink(event)
+                except BaseException as exc:
+                    self._error = exc  # later events are dropped
+
+    def close(self) -> None:
+        """Wait until every queued event is delivered; raise the sink's error, if any."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            if thread is not None:
+                self._q.put(_STOP)
+        if thread is not None:
+            thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+__all__ = [
+    "Locked",
+    "Progress",
+    "Pumped",
+    "Throttle",
+    "human_size",
+    "message",
+    "progress_bar",
+    "short",
+]

@@ -9,14 +9,19 @@ One pull::
 
       download threads (``max_concurrent_downloads``)   this thread, layer by layer in order
       GET (Range from the spool's end) ─► append to  ─►  read the spool as it grows ─►
-      the spool (the ingest ``pull-<digest>``)            ``ImageService.add_layer`` (verified,
-                                                          unpacked on its parent in that pass)
+      the spool (the ingest ``pull-<digest>``,            ``ImageService.add_layer`` (inflated,
+      hashing each chunk as it is written)                diff ID verified, unpacked on its
+                                                          parent) ─► commit the spool as the
+                                                          blob (digest and size verified)
 
     ─► create_image + tag ─► unpack what is left (a layer whose parent was missing)
 
-So layer N+1 downloads while layer N is verified and unpacked, and no layer
-is inflated twice. The spool is not hashed as it is written: ``add_layer``
-verifies every byte on its way to the content store.
+So layer N+1 downloads while layer N is verified and unpacked, and every
+byte is handled once: received into a reused buffer, hashed and written to
+the spool there (in the downloading thread: the downloads and the unpacker
+already keep both cores busy), read back once by the unpacker, inflated
+once and hashed once for its diff ID, written once into the snapshot. The
+spool file itself becomes the blob (a rename), never copied.
 
 Resume: every downloaded byte lands in the spool first, an ingest named
 ``pull-<digest>`` (one per blob, so the next pull finds it). A cut, a kill or
@@ -56,10 +61,10 @@ from hull.oci.image_spec import (
 from hull.snapshots import compute_chain_id
 
 from .credentials import AuthConfig
-from .progress import Locked, Progress, Throttle, message, short
+from .progress import Progress, Pumped, Throttle, message, short
 from .settings import Endpoint, RegistrySettings
 from .sources import Sources
-from .spool import READ_CHUNK, NetworkCut, Spool, SpoolReader
+from .spool import RECV_CHUNK, NetworkCut, Spool, SpoolReader
 from .transport import NETWORK_ERRORS, RegistryClient, error_for, registry_message
 
 if TYPE_CHECKING:
@@ -207,7 +212,9 @@ class Puller:
         self.service = service
         self.settings = settings or RegistrySettings()
         self.auth = auth
-        self.progress = Throttle(Locked(progress or (lambda _m: None)))
+        # a sink is called by a thread of its own: no transfer waits for it
+        self._pump = Pumped(progress) if progress is not None else None
+        self.progress = Throttle(self._pump or (lambda _m: None))
         self.tries = tries
         self.backoff = backoff
         self.timeout = timeout
@@ -219,6 +226,18 @@ class Puller:
 
     def pull(self, name: str | Reference, platform: Platform | None = None) -> PullResult:
         """Pull ``name`` (default tag ``latest``); the image and whether it changed."""
+        try:
+            result = self._pull(name, platform)
+        except BaseException:
+            if self._pump is not None:
+                with contextlib.suppress(BaseException):  # the pull's own error is the news
+                    self._pump.close()
+            raise
+        if self._pump is not None:
+            self._pump.close()  # every event is out (or the client's error raised)
+        return result
+
+    def _pull(self, name: str | Reference, platform: Platform | None) -> PullResult:
         ref = name if isinstance(name, Reference) else parse_reference(name)
         if ref.is_name_only():
             ref = ref.with_tag("latest")
@@ -421,31 +440,35 @@ class Puller:
             else:
                 reader = SpoolReader(spool)
                 try:
+                    # the spool is committed as the blob once the reader has it all
                     blob = self.service.add_layer(
                         cast("BinaryIO", reader), media_type=desc.media_type,
                         expected_digest=desc.digest, expected_diff_id=diff_id, lease=lease,
-                        unpack_on=unpack,
+                        unpack_on=unpack, ingest=spool.writer,
                     )  # fmt: skip
                 finally:
                     reader.close()
-        except (KeyboardInterrupt, SystemExit, Unavailable):
-            raise  # the bytes so far stay for the next pull
         except BaseException as exc:
-            with spool.cond:
-                spool.cancelled = True
-            if spool.writer is not None:
-                spool.writer.close()
-                spool.writer = None
-                with contextlib.suppress(NotFound, OSError):
-                    content.abort(ingest_ref(desc.digest))  # bad bytes are never resumed
+            # InvalidArgument: the bytes are bad (digest, diff ID, codec, tar), never to be
+            # resumed; anything else (Ctrl-C, a cut, the API client gone, no space left)
+            # keeps what was downloaded for the next pull
+            if isinstance(exc, InvalidArgument):
+                with spool.cond:
+                    spool.cancelled = True
+                if spool.writer is not None:
+                    spool.writer.close()
+                    spool.writer = None
+                    with contextlib.suppress(NotFound, OSError):
+                        content.abort(ingest_ref(desc.digest))
             if isinstance(exc, HullError) and str(desc.digest) not in exc.message:
                 raise type(exc)(f"layer {desc.digest}: {exc.message}") from exc
             raise
         if spool.writer is not None:
-            spool.writer.close()
+            spool.writer.close()  # committed (a no-op then), or unused: the blob existed
             spool.writer = None
-        with contextlib.suppress(NotFound):
-            content.abort(ingest_ref(desc.digest))  # the blob is committed: its ingest is done
+        if spool.existing:
+            with contextlib.suppress(NotFound):
+                content.abort(ingest_ref(desc.digest))  # what an earlier pull left of it
         if unpack is not False:
             self.progress(message("Extracting", lid, desc.size, desc.size))
             self.progress(message("Pull complete", lid))
@@ -459,7 +482,9 @@ class Puller:
         lid = short(desc.digest)
         try:
             content = self.service.content
-            writer = content.writer(ingest_ref(desc.digest), desc.digest, desc.size, hashed=False)
+            # hashed as written, in this thread (a resumed spool is re-hashed on opening)
+            writer = content.writer(ingest_ref(desc.digest), desc.digest, desc.size,
+                                    hash_thread=False)  # fmt: skip
             spool.writer = writer
             if content.exists(desc.digest):
                 with spool.cond:
@@ -515,15 +540,16 @@ class Puller:
             elif reply.status != 200:
                 raise error_for(reply, f"downloading layer {desc.digest}")
             spool.publish(offset)
+            # one buffer for the whole blob: no allocation (and page faults) per read
+            view = memoryview(bytearray(RECV_CHUNK))
             while True:
                 if spool.cancelled:
                     return
                 try:
                     # what has arrived (one recv): a pull killed meanwhile keeps it on disk
-                    data = reply.read1(min(READ_CHUNK, skip) if skip else READ_CHUNK)
+                    n = reply.readinto1(view[: min(RECV_CHUNK, skip)] if skip else view)
                 except NETWORK_ERRORS as exc:
                     raise NetworkCut(str(exc) or type(exc).__name__) from exc
-                n = len(data)
                 if n == 0:
                     if writer.offset < desc.size or skip:
                         raise NetworkCut(
@@ -535,7 +561,7 @@ class Puller:
                 if skip:
                     skip -= n
                     continue
-                writer.write(data)  # raises past the expected size
+                writer.write(view[:n])  # raises past the expected size
                 spool.publish(writer.offset)
                 self.progress.bytes("Downloading", lid, writer.offset, desc.size)
         finally:

@@ -103,6 +103,26 @@ class Reply:
             return data
         return self._resp.read1(n)
 
+    def readinto1(self, b: memoryview) -> int:
+        """What has arrived of the body (at most one read), into ``b``; 0 at its end.
+
+        ``read1`` without a new buffer per call: a download reads into one
+        buffer from start to end (no allocation, no page faults per read).
+        """
+        resp = self._resp
+        if resp is None or resp.chunked or resp.fp is None:  # http.client unframes chunks
+            data = self.read1(len(b))
+            b[: len(data)] = data
+            return len(data)
+        if resp.length is not None:
+            b = b[: resp.length]
+        got = resp.fp.readinto1(b) if len(b) else 0
+        if resp.length is not None:
+            resp.length -= got
+        if got == 0 or resp.length == 0:
+            resp.read()  # the end: http.client marks the response done (the connection is free)
+        return got
+
     def close(self) -> None:
         if self._resp is not None:
             self._resp.close()
@@ -176,7 +196,7 @@ class RegistryClient:
         self.timeout = timeout
         self.tries = max(1, tries)
         self.backoff = backoff
-        self._ssl = ssl_context or ssl.create_default_context()
+        self._ssl = ssl_context  # made on first HTTPS use (see _connection)
         self._challenge: Challenge | None = None
         self._tokens: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
@@ -186,7 +206,12 @@ class RegistryClient:
 
     def _connection(self, scheme: str, host: str) -> http.client.HTTPConnection:
         if scheme == "https":
-            return http.client.HTTPSConnection(host, timeout=self.timeout, context=self._ssl)
+            # loading the system's CA certificates takes ~20 ms: not for plain HTTP
+            with self._lock:
+                if self._ssl is None:
+                    self._ssl = ssl.create_default_context()
+                context = self._ssl
+            return http.client.HTTPSConnection(host, timeout=self.timeout, context=context)
         return http.client.HTTPConnection(host, timeout=self.timeout)
 
     def _pooled(self) -> http.client.HTTPConnection:

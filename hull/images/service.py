@@ -33,7 +33,7 @@ from typing import Any, BinaryIO, cast
 
 from hull import metadata as md
 from hull.archive import compress_stream, decompress_stream, detect_compression
-from hull.content import LocalStore
+from hull.content import LocalStore, Writer
 from hull.errors import Conflict, InvalidArgument, NotFound
 from hull.images import inspect as shapes
 from hull.images.reference import Reference, parse_any_reference, parse_reference
@@ -117,9 +117,13 @@ class _Prefixed(io.RawIOBase):
         return self._raw.read(size)
 
     def readinto(self, b: Any) -> int:
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
+        readinto = getattr(self._raw, "readinto", None)
+        if self._prefix or readinto is None:
+            data = self.read(len(b))
+            b[: len(data)] = data
+            return len(data)
+        n: int = readinto(b) or 0  # straight into the reader's buffer: no copy here
+        return n
 
 
 class _Tee(io.RawIOBase):
@@ -172,9 +176,16 @@ class _Hasher(io.RawIOBase):
         return data
 
     def readinto(self, b: Any) -> int:
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
+        readinto = getattr(self._raw, "readinto", None)
+        if readinto is None:
+            data = self.read(len(b))
+            b[: len(data)] = data
+            return len(data)
+        n: int = readinto(b) or 0
+        self.count += n
+        if self.hashing and n:
+            self.digester.update(memoryview(b)[:n])
+        return n
 
     def drain(self) -> None:
         while self.read(CHUNK):
@@ -261,6 +272,7 @@ class ImageService:
         expected_diff_id: Digest | None = None,
         lease: str | None = None,
         unpack_on: Digest | bool | None = False,
+        ingest: Writer | None = None,
     ) -> LayerBlob:
         """Store a layer tar (gzip, zstd or plain, by magic bytes) in one streaming pass.
 
@@ -268,7 +280,11 @@ class ImageService:
         its compression follows the bytes. Without ``lease`` the blob is held
         by a lease of its own for an hour, long enough for ``create_image``.
         ``unpack_on`` (a parent chain ID, or None for a base layer; False: no)
-        unpacks the layer into the snapshotter in the same pass.
+        unpacks the layer into the snapshotter in the same pass. ``ingest`` is
+        the content writer that ``stream``'s bytes are already going into (a
+        pull's download spool, hashing what it stores): it is committed when
+        the stream ends, instead of a copy of its own; on an error it stays
+        the caller's to abort or keep.
         """
         own = None
         if lease is None:
@@ -285,6 +301,7 @@ class ImageService:
                     expected_diff_id,
                     lease,
                     unpack_on,
+                    ingest,
                 )
             except BaseException:
                 if own is not None:
@@ -302,6 +319,7 @@ class ImageService:
         expected_diff_id: Digest | None,
         lease: str,
         unpack_on: Digest | bool | None,
+        ingest: Writer | None,
     ) -> LayerBlob:
         family = (
             "docker" if media_type and media_type.startswith("application/vnd.docker") else "oci"
@@ -311,8 +329,10 @@ class ImageService:
             first += more
         comp = detect_compression(first)
         src = _stream(_Prefixed(first, stream))
+        if ingest is not None and compress and comp == "none":
+            raise InvalidArgument("add_layer: an ingest holds the bytes as they are, not gzipped")
         ref = f"layer-{uuid.uuid4().hex}"
-        writer = self.content.writer(ref, expected_digest)
+        writer = self.content.writer(ref, expected_digest) if ingest is None else ingest
         try:
             if compress and comp == "none":
                 tee = _Tee(src, lambda b: None)  # reads the plain tar, hashes the diff
@@ -325,9 +345,11 @@ class ImageService:
                 digest, size, comp = out.digester.digest(), out.digester.size, "gzip"
             else:
                 # the content writer hashes what it stores (in a thread of its
-                # own): a second digest of the same bytes here would only cost
-                tee = _Tee(src, writer.write, hashing=False)
-                plain = _Hasher(decompress_stream(_stream(tee), comp))
+                # own): a second digest of the same bytes here would only cost;
+                # an ingest given has the bytes already: they are only counted
+                counted = _Tee(src, writer.write, hashing=False) if ingest is None else _Hasher(src)
+                counted.hashing = False
+                plain = _Hasher(decompress_stream(_stream(counted), comp))
                 if unpack_on is not False:
                     parent = unpack_on if isinstance(unpack_on, Digest) else None
                     if expected_diff_id is None:
@@ -348,9 +370,9 @@ class ImageService:
                 else:
                     plain.drain()
                     diff_id, diff_size = plain.digester.digest(), plain.digester.size
-                while tee.read(CHUNK):  # bytes after the end of the compressed stream
+                while counted.read(CHUNK):  # bytes after the end of the compressed stream
                     pass
-                digest, size = None, tee.count
+                digest, size = None, counted.count
             if expected_diff_id is not None and diff_id != expected_diff_id:
                 raise InvalidArgument(
                     f"layer {digest or expected_digest or 'blob'}: content has diff ID {diff_id},"
@@ -366,9 +388,10 @@ class ImageService:
             digest = digest or committed
             self._hold(lease, "content", str(digest))
         except BaseException:
-            writer.close()
-            with contextlib.suppress(NotFound):
-                self.content.abort(ref)
+            if ingest is None:
+                writer.close()
+                with contextlib.suppress(NotFound):
+                    self.content.abort(ref)
             raise
         return LayerBlob(digest, diff_id, size, _LAYER_TYPE[family, comp], diff_size)
 

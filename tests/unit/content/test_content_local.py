@@ -105,6 +105,22 @@ def test_resume_after_close(store: LocalStore) -> None:
         store.status("pull-1")
 
 
+@pytest.mark.parametrize("hash_thread", [True, False])
+def test_writes_from_a_reused_buffer(store: LocalStore, hash_thread: bool) -> None:
+    # a download reads into one buffer again and again: what was hashed must not change
+    data = os.urandom(3 << 20)
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
+    with store.writer("reuse", digest_bytes(data), len(data), hash_thread=hash_thread) as w:
+        for i in range(0, len(data), len(buf)):
+            buf[:] = data[i : i + len(buf)]
+            w.write(view)
+        buf[:] = bytes(len(buf))  # the buffer changes after the last write
+        assert w.commit() == digest_bytes(data)
+    with store.open(digest_bytes(data)) as f:
+        assert f.read() == data
+
+
 def _crashing_writer(root: str, data: bytes) -> None:
     s = LocalStore(Path(root))
     w = s.writer("crash-ref")

@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import bcrypt
 import pytest
@@ -73,6 +74,35 @@ def test_resume_after_cut(proxy: Proxy, src: ImageService, dst: ImageService) ->
     assert proxy.rules.bytes_out < size
     assert dst.content.ingests() == []
     assert all(dst.snapshots.has_layer(x.chain_id) for x in dst.resolve(name).layers)
+
+
+def test_client_gone_keeps_the_bytes_for_a_resume(
+    proxy: Proxy, src: ImageService, dst: ImageService
+) -> None:
+    # the API's progress sink raises once its client went away (Ctrl-C on ``hull pull``)
+    class Gone(Exception):
+        pass
+
+    def sink(event: dict[str, Any]) -> None:
+        if event.get("status") == "Downloading":
+            raise Gone("the client closed the connection")
+
+    name = f"{proxy.addr}/team/app:v1"
+    make_image(src, name, [{"big.bin": os.urandom(2_500_000)}])
+    push(src, name)
+    digest = _layer_digest(src, name)
+    size = src.resolve(name).layers[0].size
+    proxy.rules.delay = 0.0005  # 4 kB at a time: the download takes a while
+    with pytest.raises(Gone):
+        pull(dst, name, progress=sink)
+    (status,) = [s for s in dst.content.ingests() if s.ref == f"pull-{digest}"]
+    assert status.offset > 0  # kept, not thrown away as bad bytes
+    proxy.rules.delay = 0.0
+    proxy.rules.bytes_out = 0
+    got = pull(dst, name)
+    assert got.image.id == src.resolve(name).id
+    assert proxy.rules.bytes_out <= size - status.offset + 10_000  # the rest, small blobs
+    assert dst.content.ingests() == []
 
 
 def test_retry_on_5xx(proxy: Proxy, src: ImageService, dst: ImageService) -> None:

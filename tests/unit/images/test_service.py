@@ -389,3 +389,46 @@ def test_add_layer_checks_the_blob_digest_and_keeps_the_store_clean(svc: ImageSe
     added = svc.add_layer(io.BytesIO(blob), expected_digest=good)
     assert added.digest == good and added.size == len(blob)
     assert good in set(svc.content.list())
+
+
+def test_add_layer_commits_the_given_ingest_without_a_copy(svc: ImageService) -> None:
+    # a pull's spool: its bytes are written (and hashed) already, and the file becomes the blob
+    import gzip
+    import os
+
+    from hull.oci.digest import digest_bytes
+    from hull.snapshots import compute_chain_id
+
+    tar = layer_tar({"a.txt": b"hello" * 1000})
+    blob = gzip.compress(tar)
+    digest, diff_id = digest_bytes(blob), digest_bytes(tar)
+    w = svc.content.writer("pull-x", digest, len(blob), hash_thread=False)
+    w.write(blob)
+    spool = next((svc.content.root / "ingest").glob("*/data"))
+    inode = os.stat(spool).st_ino
+    with open(spool, "rb") as f:
+        added = svc.add_layer(f, expected_digest=digest, expected_diff_id=diff_id,
+                              unpack_on=None, ingest=w)  # fmt: skip
+    assert added.digest == digest and added.size == len(blob) and added.diff_id == diff_id
+    assert os.stat(svc.content.path(digest)).st_ino == inode  # renamed, not copied
+    assert svc.content.ingests() == []  # no second ingest was made
+    assert svc.snapshots.has_layer(compute_chain_id(None, diff_id))
+
+
+def test_add_layer_leaves_a_bad_ingest_to_its_owner(svc: ImageService) -> None:
+    import gzip
+
+    from hull.oci.digest import digest_bytes
+
+    tar = layer_tar({"a.txt": b"hello"})
+    blob = gzip.compress(tar)
+    w = svc.content.writer("pull-y", digest_bytes(blob), len(blob))
+    w.write(blob)
+    spool = next((svc.content.root / "ingest").glob("*/data"))
+    with open(spool, "rb") as f, pytest.raises(InvalidArgument, match="diff ID"):
+        svc.add_layer(f, expected_diff_id=digest_bytes(b"other"), ingest=w)
+    assert [s.ref for s in svc.content.ingests()] == ["pull-y"]  # the caller aborts or keeps it
+    assert svc.content.list() == []
+    w.close()
+    with pytest.raises(InvalidArgument, match="gzipped"):
+        svc.add_layer(io.BytesIO(tar), compress=True, ingest=w)
