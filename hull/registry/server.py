@@ -6,14 +6,27 @@ the Engine API server does not: replies whose body is a byte range of a
 file, sent with ``sendfile(2)`` (``loop.sendfile``; TLS falls back to
 reads and writes), large socket buffers for uploads, TLS through
 ``ssl``, and Docker's error JSON for every failure.
+
+A file goes to a peer on this host (loopback) through a 1 MiB buffer
+instead. There the receiver copies every byte out of the socket whatever
+the sender does, and a real client (skopeo: read, hash, write) pulls about
+10% faster from buffers written into the socket than from page-cache
+pages handed over by sendfile (measured; warming those pages first did not
+help, so it is not their coldness: likely the receive path's cost per
+4 KiB page fragment against the socket's own larger fragments). A bare
+``curl`` gets ~10% less than with sendfile, still more than
+docker-registry. Over a network card, sendfile's zero copy is the better
+deal, so it stays for every other peer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
+import os
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,6 +46,8 @@ API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
 _DRAIN_LIMIT = 4 * 1024 * 1024
 # Stream buffer: the transport keeps reading this far ahead of the handler.
 _STREAM_LIMIT = 4 * 1024 * 1024
+# A file to a local peer: written in pieces this big (see the module docstring).
+_COPY_CHUNK = 1 << 20
 
 REASONS = {
     202: "Accepted",
@@ -116,6 +131,8 @@ class RegistryServer:
     def __init__(self, handler: Handler, limits: Limits | None = None) -> None:
         self.handler = handler
         self.limits = limits or Limits()
+        # files to loopback peers through a buffer, not sendfile (module docstring)
+        self.copy_local = True
         self._servers: list[asyncio.Server] = []
         self._conns: dict[asyncio.Task[None], bool] = {}
         self._closing = False
@@ -260,9 +277,52 @@ class RegistryServer:
             await writer.drain()
             return
         await writer.drain()
-        if length:
-            loop = asyncio.get_running_loop()
-            await loop.sendfile(writer.transport, reply.file, reply.offset, length)
+        if not length:
+            return
+        if self.copy_local and not self._tls and _local_peer(writer):
+            await _copy_out(writer, reply.file, reply.offset, length)
+            return
+        loop = asyncio.get_running_loop()
+        await loop.sendfile(writer.transport, reply.file, reply.offset, length)
+
+
+def _local_peer(writer: asyncio.StreamWriter) -> bool:
+    """Whether the other end of the connection is on this host (a loopback address)."""
+    peer = writer.get_extra_info("peername")
+    if not isinstance(peer, tuple) or not peer or not isinstance(peer[0], str):
+        return False
+    try:
+        return ipaddress.ip_address(peer[0].partition("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+async def _copy_out(writer: asyncio.StreamWriter, f: BinaryIO, offset: int, length: int) -> None:
+    """``length`` bytes of ``f`` from ``offset`` through the transport, 1 MiB at a time.
+
+    One buffer is read into again and again (no allocation, no page faults
+    per piece): ``drain`` must then wait until the transport holds none of
+    it (newer asyncio keeps a view of what the socket did not take yet), so
+    the write buffer limit is 0 meanwhile; the socket's own buffer keeps the
+    peer fed while the next piece is read.
+    """
+    fd = f.fileno()
+    transport = writer.transport
+    low, high = transport.get_write_buffer_limits()
+    transport.set_write_buffer_limits(high=0)
+    buf = memoryview(bytearray(min(_COPY_CHUNK, length)))
+    try:
+        while length:
+            n = os.preadv(fd, [buf[: min(len(buf), length)]], offset)
+            if not n:  # the file shrank under us: the promised length cannot be kept
+                raise ConnectionError(f"file ended {length} bytes short of the reply's length")
+            writer.write(buf[:n])
+            await writer.drain()  # all of it is in the kernel: buf may be refilled
+            offset += n
+            length -= n
+    finally:
+        if not transport.is_closing():
+            transport.set_write_buffer_limits(high, low)
 
 
 __all__ = ["SERVER_HEADER", "RegistryServer", "Reply", "error_reply", "json_reply"]

@@ -124,6 +124,29 @@ def test_ranges(reg: RunningRegistry) -> None:
     assert r.status == 416
 
 
+def test_big_blob_by_copy_and_by_sendfile(reg: RunningRegistry) -> None:
+    # a loopback client gets files through a 1 MiB buffer; others by sendfile(2)
+    import http.client
+
+    data = os.urandom(3 * (1 << 20) + 12345)
+    d = reg.push_blob("x", data)
+    for copy in (True, False):
+        reg.server.copy_local = copy
+        conn = http.client.HTTPConnection(reg.host, reg.port, timeout=30)
+        try:  # one connection: it stays usable after each body
+            for _ in range(2):
+                conn.request("GET", f"/v2/x/blobs/{d}")
+                r = conn.getresponse()
+                assert r.status == 200 and r.read() == data, copy
+            conn.request("GET", f"/v2/x/blobs/{d}", headers={"Range": "bytes=1000000-2100000"})
+            r = conn.getresponse()
+            assert r.status == 206 and r.read() == data[1000000:2100001], copy
+            conn.request("GET", "/v2/")
+            assert conn.getresponse().status == 200
+        finally:
+            conn.close()
+
+
 def test_cross_repo_mount(reg: RunningRegistry) -> None:
     d = reg.push_blob("src/repo", b"shared layer")
     r = reg.request("POST", f"/v2/dst/blobs/uploads/?mount={d}&from=src/repo")
