@@ -178,3 +178,5 @@ printf '\n%-44s %8s\n' "pull from hull's server, MB/s (median of $RUNS)" ""
 printf '%-44s %8s\n' "hull pull (download, verify, unpack)" "$(echo "$hc" | median)"
 printf '%-44s %8s\n' "podman pull (download, verify, unpack; vfs)" "$(echo "$pc" | median)"
 printf '%-44s %8s\n' "skopeo copy to dir: (download only)" "$(echo "$sc" | median)"
+awk -v h="$(echo "$hc" | median)" -v s="$(echo "$sc" | median)" \
+    'BEGIN { printf "%-44s %8.2f\n", "hull pull / skopeo download-only", h / s }'
