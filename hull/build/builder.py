@@ -218,7 +218,8 @@ class Builder:
         return self.images.resolve(name)
 
     def _pull(self, name: str) -> None:
-        from hull.distribution import RegistrySettings, pull
+        from hull.distribution import RegistrySettings
+        from hull.distribution.pull import pull
 
         self.emit({"type": "message", "n": self._n, "text": f"pulling {name}"})
         try:

@@ -1,27 +1,59 @@
 """The registry client: pull, push and login against OCI distribution registries.
 
-``pull`` and ``push`` work on an ``ImageService`` (never on the image database
+``pull.pull`` and ``push.push`` work on an ``ImageService`` (never on the image database
 directly) and report Docker's progress events through a callback;
 ``RegistrySettings`` says how registries are reached (plain HTTP, mirrors, a
-default registry); ``search`` finds repositories (``/v1/search``, else the catalog);
+default registry); ``search.search`` finds repositories (``/v1/search``, else the catalog);
 ``credentials`` reads and writes the docker CLI's
 ``config.json``; ``transport.RegistryClient`` is the HTTP client under them.
+
+The package imports a submodule only when one of its names is first used
+(``__getattr__``): the CLI needs the credentials, not the HTTP client
+(importing every submodule cost ``hull pull`` ~24 ms). ``pull``, ``push``
+and ``search`` are the submodules' names, so their functions are imported
+from the submodules.
 """
 
-from hull.distribution.credentials import (
-    AuthConfig,
-    config_path,
-    erase_credentials,
-    load_credentials,
-    store_credentials,
-)
-from hull.distribution.login import validate_login
-from hull.distribution.progress import Progress, human_size, message, progress_bar
-from hull.distribution.pull import Puller, PullResult, ingest_ref, pull
-from hull.distribution.push import Pusher, PushResult, push
-from hull.distribution.search import SearchResult, filter_results, search
-from hull.distribution.settings import Endpoint, RegistrySettings
-from hull.distribution.transport import RegistryClient
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from hull.distribution.credentials import (
+        AuthConfig,
+        config_path,
+        erase_credentials,
+        load_credentials,
+        store_credentials,
+    )
+    from hull.distribution.login import validate_login
+    from hull.distribution.progress import Progress, human_size, message, progress_bar
+    from hull.distribution.pull import Puller, PullResult, ingest_ref
+    from hull.distribution.push import Pusher, PushResult
+    from hull.distribution.search import SearchResult, filter_results
+    from hull.distribution.settings import Endpoint, RegistrySettings
+    from hull.distribution.transport import RegistryClient
+
+# public name -> the submodule that defines it
+_WHERE = {
+    "AuthConfig": "credentials",
+    "config_path": "credentials",
+    "erase_credentials": "credentials",
+    "load_credentials": "credentials",
+    "store_credentials": "credentials",
+    "validate_login": "login",
+    "Progress": "progress",
+    "human_size": "progress",
+    "message": "progress",
+    "progress_bar": "progress",
+    "Puller": "pull",
+    "PullResult": "pull",
+    "ingest_ref": "pull",
+    "Pusher": "push",
+    "PushResult": "push",
+    "SearchResult": "search",
+    "filter_results": "search",
+    "Endpoint": "settings",
+    "RegistrySettings": "settings",
+    "RegistryClient": "transport",
+}
 
 __all__ = [
     "AuthConfig",
@@ -42,9 +74,16 @@ __all__ = [
     "load_credentials",
     "message",
     "progress_bar",
-    "pull",
-    "push",
-    "search",
     "store_credentials",
     "validate_login",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """A public name, its submodule imported on first use."""
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(__import__(f"{__name__}.{where}", fromlist=[name]), name)
+    globals()[name] = value
+    return value

@@ -139,7 +139,7 @@ def _line(item: dict[str, Any]) -> bytes:
 
 
 async def _pull(req: Request, image: str) -> StreamResponse:
-    from hull.distribution import pull
+    from hull.distribution.pull import pull
     from hull.oci.image_spec import Platform
 
     name = pull_reference(image, req.arg("tag") or "")

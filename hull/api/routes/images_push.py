@@ -39,7 +39,7 @@ def _targets(svc: Any, name: str, tag: str) -> list[str]:
 
 
 async def handle(req: Request) -> StreamResponse:
-    from hull.distribution import push
+    from hull.distribution.push import push
 
     name = req.params["name"]
     tag = req.arg("tag") or ""

@@ -8,13 +8,15 @@ cursor moves), plain lines without the byte-count updates otherwise.
 
 from __future__ import annotations
 
-import argparse
-import shutil
 import sys
-from collections.abc import Iterable
-from typing import IO, Any
 
 from hull.errors import HullError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Iterable
+    from typing import IO, Any
 
 NEEDS_DAEMON = True
 
@@ -43,7 +45,11 @@ def _bar(msg: dict[str, Any], width: int) -> str:
 def render(messages: Iterable[dict[str, Any]], out: IO[str], tty: bool) -> list[dict[str, Any]]:
     """Show messages as ``DisplayJSONMessagesStream``; StreamError on an error line."""
     ids: dict[str, int] = {}
-    width = shutil.get_terminal_size((200, 24)).columns if tty else 200
+    width = 200
+    if tty:
+        import shutil  # ~4 ms: only for a terminal's width
+
+        width = shutil.get_terminal_size((200, 24)).columns
     seen: list[dict[str, Any]] = []
     for msg in messages:
         seen.append(msg)

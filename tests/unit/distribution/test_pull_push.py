@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from hull.distribution import RegistrySettings, pull, push
+from hull.distribution import RegistrySettings
+from hull.distribution.pull import pull
+from hull.distribution.push import push
 from hull.errors import NotFound
 from hull.images import ImageService
 from hull.oci.digest import Digest

@@ -11,7 +11,9 @@ from typing import Any
 import bcrypt
 import pytest
 
-from hull.distribution import AuthConfig, ingest_ref, pull, push
+from hull.distribution import AuthConfig, ingest_ref
+from hull.distribution.pull import pull
+from hull.distribution.push import push
 from hull.errors import HullError, InvalidArgument, NotFound, Unauthorized, Unavailable
 from hull.images import ImageService
 from tests.unit.distribution.helpers import Proxy, events_sink, make_image

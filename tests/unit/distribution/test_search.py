@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hull.distribution import AuthConfig, RegistrySettings, SearchResult, filter_results, search
-from hull.distribution.search import _catalog_search, split_term
+from hull.distribution import AuthConfig, RegistrySettings, SearchResult, filter_results
+from hull.distribution.search import _catalog_search, search, split_term
 from hull.distribution.transport import RegistryClient
 from hull.errors import InvalidArgument
 from tests.unit.registry.regserver import RunningRegistry
