@@ -62,6 +62,7 @@ HOT: dict[str, tuple[str, ...]] = {
         "hull.runtime.cgroups.v2",
         "hull.runtime.container",
         "hull.runtime.control",
+        "hull.runtime.devnodes",
         "hull.runtime.init",
         "hull.runtime.main",
         "hull.runtime.process",

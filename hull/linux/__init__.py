@@ -18,6 +18,7 @@ from hull.linux._sys import (
     execveat,
     join_session_keyring,
     mount,
+    openat2,
     pivot_root,
     prctl,
     seccomp_load,
@@ -117,6 +118,9 @@ RLIMITS: dict[str, int] = {
     "RLIMIT_RTTIME": 15,
 }
 
+# openat2(2) resolve flags
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_IN_ROOT = 0x10
 # close_range(2)
 CLOSE_RANGE_CLOEXEC = 4
 
@@ -145,6 +149,7 @@ __all__ = [
     "execveat",
     "join_session_keyring",
     "mount",
+    "openat2",
     "pivot_root",
     "prctl",
     "seccomp_load",

@@ -17,7 +17,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from hull.oci.runtime_spec import Device, Mount, Spec
+    from hull.oci.runtime_spec import Mount, Spec
 
 # file types of st_mode (the stat module is one import more on the hot path)
 _S_IFMT = 0o170000
@@ -84,22 +84,6 @@ _IGNORED = {
     "rrw",
     "copy-symlink",
 }
-
-DEFAULT_DEVICES = (
-    # path, type, major, minor, mode
-    ("/dev/null", "c", 1, 3, 0o666),
-    ("/dev/zero", "c", 1, 5, 0o666),
-    ("/dev/full", "c", 1, 7, 0o666),
-    ("/dev/random", "c", 1, 8, 0o666),
-    ("/dev/urandom", "c", 1, 9, 0o666),
-    ("/dev/tty", "c", 5, 0, 0o666),
-)
-DEFAULT_SYMLINKS = (
-    ("/proc/self/fd", "/dev/fd"),
-    ("/proc/self/fd/0", "/dev/stdin"),
-    ("/proc/self/fd/1", "/dev/stdout"),
-    ("/proc/self/fd/2", "/dev/stderr"),
-)
 
 
 def parse_options(options: list[str]) -> tuple[int, int, list[str], bool]:
@@ -213,9 +197,57 @@ def _check_inside(rootfs: str, dest: str, what: str) -> None:
         raise InvalidArgument(f"mount destination {what} resolves outside the rootfs ({real})")
 
 
+def _pin(rootfs: str, dest: str, what: str, ctx: MountContext) -> int:
+    """``dest`` (from :func:`secure_join`) opened O_PATH, as the kernel resolves it in the rootfs.
+
+    ``openat2(RESOLVE_IN_ROOT)`` walks the path as if the rootfs were ``/``:
+    a symlink swapped in since :func:`secure_join` still cannot lead out, and
+    mounting on ``/proc/self/fd/N`` then hits that very directory (runc
+    does the same). -1 where openat2 is missing (before Linux 5.6): then
+    :func:`_check_inside` re-checks the path, which leaves a short race.
+    """
+    if ctx.root_fd < 0:
+        _check_inside(rootfs, dest, what)
+        return -1
+    rel = dest[len(rootfs.rstrip("/")) :] or "/"
+    try:
+        return linux.openat2(
+            ctx.root_fd,
+            rel,
+            os.O_PATH | os.O_CLOEXEC,
+            linux.RESOLVE_IN_ROOT | linux.RESOLVE_NO_MAGICLINKS,
+        )
+    except OSError as exc:
+        if exc.errno != 38:  # ENOSYS
+            raise InvalidArgument(f"mount destination {what}: {exc.strerror}") from None
+        ctx.root_fd = -1
+        _check_inside(rootfs, dest, what)
+        return -1
+
+
+def _mount_pinned(
+    rootfs: str,
+    dest: str,
+    what: str,
+    ctx: MountContext,
+    source: str | None,
+    fstype: str | None,
+    flags: int,
+    data: str | None,
+) -> None:
+    """mount(2) on ``dest``, reached through :func:`_pin` (the mount on top of it, once mounted)."""
+    fd = _pin(rootfs, dest, what, ctx)
+    try:
+        linux.mount(source, f"/proc/self/fd/{fd}" if fd >= 0 else dest, fstype, flags, data)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
 def mount_one(rootfs: str, m: Mount, ctx: MountContext) -> None:
     """Mount one spec entry under ``rootfs``."""
     dest = secure_join(rootfs, m.destination)
+    what = m.destination
     flags, prop, data, _rro = parse_options(m.options)
     kind = m.type or ("bind" if flags & linux.MS_BIND else "")
     if kind == "cgroup" or kind == "cgroup2":
@@ -233,40 +265,48 @@ def mount_one(rootfs: str, m: Mount, ctx: MountContext) -> None:
                 f"bind mount source {m.source!r} for {m.destination}: {exc.strerror}"
             ) from None
         _make_target(dest, st.st_mode & _S_IFMT == _S_IFDIR)
-        _check_inside(rootfs, dest, m.destination)
-        linux.mount(src, dest, None, flags & (linux.MS_BIND | linux.MS_REC), None)
+        _mount_pinned(
+            rootfs, dest, what, ctx, src, None, flags & (linux.MS_BIND | linux.MS_REC), None
+        )
         # bind ignores every other flag: apply them with a remount, keeping
         # the locked flags of the source so an unprivileged userns can remount
         rest = flags & ~(linux.MS_BIND | linux.MS_REC | linux.MS_REMOUNT)
         if rest:
-            linux.mount(None, dest, None, linux.MS_REMOUNT | linux.MS_BIND | rest, None)
+            _mount_pinned(
+                rootfs, dest, what, ctx, None, None, linux.MS_REMOUNT | linux.MS_BIND | rest, None
+            )
     else:
         _make_target(dest, True)
-        _check_inside(rootfs, dest, m.destination)
         opts = ",".join(data) if data else None
         if kind == "sysfs" and ctx.userns and not ctx.netns:
             # sysfs of the host network namespace cannot be mounted from a
             # user namespace: bind the host's read-only as runc does
-            linux.mount("/sys", dest, None, linux.MS_BIND | linux.MS_REC, None)
-            linux.mount(
-                None,
-                dest,
-                None,
-                linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY | (flags & ~linux.MS_REMOUNT),
-                None,
-            )
+            _mount_pinned(rootfs, dest, what, ctx, "/sys", None, linux.MS_BIND | linux.MS_REC, None)
+            ro = linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY | (flags & ~linux.MS_REMOUNT)
+            _mount_pinned(rootfs, dest, what, ctx, None, None, ro, None)
         else:
             try:
-                linux.mount(m.source or kind, dest, kind, flags & ~linux.MS_REMOUNT, opts)
+                _mount_pinned(
+                    rootfs, dest, what, ctx, m.source or kind, kind, flags & ~linux.MS_REMOUNT, opts
+                )
             except OSError as exc:
                 if kind == "mqueue" and ctx.userns:
-                    linux.mount("/dev/mqueue", dest, None, linux.MS_BIND | linux.MS_REC, None)
+                    _mount_pinned(
+                        rootfs,
+                        dest,
+                        what,
+                        ctx,
+                        "/dev/mqueue",
+                        None,
+                        linux.MS_BIND | linux.MS_REC,
+                        None,
+                    )
                 else:
                     raise InvalidArgument(
                         f"cannot mount {kind} on {m.destination}: {exc.strerror}"
                     ) from None
     if prop:
-        linux.mount(None, dest, None, prop, None)
+        _mount_pinned(rootfs, dest, what, ctx, None, None, prop, None)
 
 
 class MountContext:
@@ -279,6 +319,7 @@ class MountContext:
         "cgroupns",
         "mountinfo",
         "netns",
+        "root_fd",
         "userns",
     )
 
@@ -291,6 +332,8 @@ class MountContext:
         self.netns = netns
         self.cgroupns = cgroupns
         self.mountinfo = ""  # the runtime's mount table if it read it (cgroup mounts)
+        # the rootfs (O_PATH) that mount targets are resolved in (see _pin); -1: none
+        self.root_fd = -1
         # called before the first cgroup mount: the cgroup must exist by then
         self.before_cgroup: Callable[[], None] | None = None
 
@@ -299,7 +342,16 @@ def _mount_cgroup(rootfs: str, dest: str, m: Mount, flags: int, ctx: MountContex
     if ctx.before_cgroup is not None:
         ctx.before_cgroup()
     _make_target(dest, True)
-    _check_inside(rootfs, dest, m.destination)
+    # resolved once more by the kernel inside the rootfs; what is mounted
+    # below it goes into the fresh tmpfs (or cgroup2) mounted here
+    fd = _pin(rootfs, dest, m.destination, ctx)
+    if fd >= 0:
+        try:
+            dest = os.readlink(f"/proc/self/fd/{fd}")
+        finally:
+            os.close(fd)
+        if dest != rootfs and not dest.startswith(rootfs.rstrip("/") + "/"):
+            raise InvalidArgument(f"mount destination {m.destination} moved outside the rootfs")
     base = flags & ~(linux.MS_RDONLY | linux.MS_REMOUNT | linux.MS_BIND | linux.MS_REC)
     base |= linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC
     if list(ctx.cgroup_paths) == [""] or m.type == "cgroup2":
@@ -374,98 +426,6 @@ def _v1_hierarchies(
             sub = sub[len(mroot) :]
         out.append((name, mnt, sub, opts))
     return out
-
-
-def create_devices(rootfs: str, devices: list[Device], userns: bool) -> None:
-    """The default devices, the spec's devices and /dev symlinks."""
-    dev = secure_join(rootfs, "/dev")
-    os.makedirs(dev, 0o755, exist_ok=True)
-    seen = set()
-    # parent in the spec -> (resolved and checked, new files there take the
-    # directory's group)
-    dirs: dict[str, tuple[str, bool]] = {}
-    for d in devices:
-        seen.add(d.path)
-        _create_device(
-            rootfs,
-            d.path,
-            d.type,
-            d.major,
-            d.minor,
-            d.file_mode if d.file_mode is not None else 0o666,
-            d.uid or 0,
-            d.gid or 0,
-            userns,
-            dirs,
-        )
-    for path, kind, major, minor, mode in DEFAULT_DEVICES:
-        if path not in seen:
-            _create_device(rootfs, path, kind, major, minor, mode, 0, 0, userns, dirs)
-    links = list(DEFAULT_SYMLINKS)
-    if os.path.exists("/proc/kcore"):
-        links.append(("/proc/kcore", "/dev/core"))
-    for target, link in links:
-        # symlink(2) never follows the name it creates: an existing entry
-        # (the image's, or a spec device) is kept
-        try:
-            os.symlink(target, dev + link[4:])
-        except FileExistsError:
-            pass
-    if os.path.isdir(secure_join(rootfs, "/dev/pts")):
-        ptmx = dev + "/ptmx"
-        try:
-            os.symlink("pts/ptmx", ptmx)
-        except FileExistsError:
-            if not os.path.islink(ptmx):
-                os.unlink(ptmx)
-                os.symlink("pts/ptmx", ptmx)
-
-
-def _create_device(
-    rootfs: str,
-    path: str,
-    kind: str,
-    major: int,
-    minor: int,
-    mode: int,
-    uid: int,
-    gid: int,
-    userns: bool,
-    dirs: dict[str, tuple[str, bool]],
-) -> None:
-    """One device node; runs with umask 0 (see init), so mknod sets the mode."""
-    # Only the parent is resolved (once per directory): mknod, unlink and a
-    # bind's target creation never follow the last component, so a symlink
-    # planted there is replaced, never followed out of the rootfs.
-    pdir, _, name = path.rstrip("/").rpartition("/")
-    if not name or name in (".", ".."):
-        raise InvalidArgument(f"linux.devices: invalid path {path!r}")
-    known = dirs.get(pdir)
-    if known is None:
-        parent = secure_join(rootfs, pdir)
-        _mkdir_all(parent)
-        _check_inside(rootfs, parent, path)
-        known = dirs[pdir] = (parent, bool(os.stat(parent).st_mode & 0o2000))
-    parent, setgid_dir = known
-    dest = parent + "/" + name
-    if userns:
-        # mknod is not allowed in a user namespace: bind the host's node
-        if not os.path.lexists(dest):
-            os.close(os.open(dest, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
-        linux.mount(path, dest, None, linux.MS_BIND, None)
-        return
-    fmt = {"c": _S_IFCHR, "u": _S_IFCHR, "b": _S_IFBLK, "p": _S_IFIFO}[kind]
-    node = fmt | (mode & 0o7777)
-    try:
-        os.mknod(dest, node, os.makedev(major, minor))
-    except FileExistsError:
-        os.unlink(dest)
-        os.mknod(dest, node, os.makedev(major, minor))
-    if mode & 0o7000:
-        # special bits may be dropped on create
-        os.chmod(dest, mode & 0o7777)
-    if uid or gid or setgid_dir:
-        os.chown(dest, uid, gid)
 
 
 def pivot_root(rootfs: str) -> None:
@@ -569,13 +529,24 @@ def setup(spec: Spec, rootfs: str, ctx: MountContext, *, mount_ns: bool = True) 
             _parent_mount_private(rootfs)
         # the rootfs must be a mount point for pivot_root
         linux.mount(rootfs, rootfs, None, linux.MS_BIND | linux.MS_REC, None)
-    has_dev = False
-    for m in spec.mounts:
-        mount_one(rootfs, m, ctx)
-        if m.destination.rstrip("/") == "/dev":
-            has_dev = True
-    if has_dev or spec.linux.devices:
-        create_devices(rootfs, spec.linux.devices, ctx.userns)
+    if not ctx.userns:
+        # after the self-bind: paths are resolved in the mount on top. (In a
+        # user namespace the path checks of _check_inside remain.)
+        ctx.root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        has_dev = False
+        for m in spec.mounts:
+            mount_one(rootfs, m, ctx)
+            if m.destination.rstrip("/") == "/dev":
+                has_dev = True
+        if has_dev or spec.linux.devices:
+            from hull.runtime.devnodes import create_devices
+
+            create_devices(rootfs, spec.linux.devices, ctx.userns)
+    finally:
+        if ctx.root_fd >= 0:
+            os.close(ctx.root_fd)
+            ctx.root_fd = -1
 
 
 def finish(spec: Spec) -> None:
