@@ -279,6 +279,9 @@ def preload(spec: Spec, proc: object = None) -> None:
     import hull.linux.caps
     from hull.runtime import process, rootfs  # noqa: F401
 
+    if spec.linux.devices or any(m.destination.rstrip("/") == "/dev" for m in spec.mounts):
+        import hull.runtime.devnodes
+
     p = proc or spec.process
     if spec.linux.seccomp is not None:
         import hull.runtime.seccomp
