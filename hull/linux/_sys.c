@@ -311,6 +311,21 @@ sys_openat2(PyObject *self, PyObject *args)
     return PyLong_FromLong(fd);
 }
 
+/* syncfs(fd): flush the filesystem holding fd, not the whole machine (sync). */
+static PyObject *
+sys_syncfs(PyObject *self, PyObject *args)
+{
+    int fd, rc;
+    if (!PyArg_ParseTuple(args, "i:syncfs", &fd))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    rc = syncfs(fd);
+    Py_END_ALLOW_THREADS
+    if (rc < 0)
+        return raise_errno(NULL);
+    Py_RETURN_NONE;
+}
+
 /* A new session keyring, so containers never share the host's keys. */
 static PyObject *
 sys_join_session_keyring(PyObject *self, PyObject *args)
@@ -668,6 +683,7 @@ static PyMethodDef sys_methods[] = {
     {"seccomp_load", sys_seccomp_load, METH_VARARGS, "seccomp_load(program, flags=0) -> int"},
     {"close_range", sys_close_range, METH_VARARGS, "close_range(first, last, flags=0)"},
     {"openat2", sys_openat2, METH_VARARGS, "openat2(dirfd, path, flags, resolve) -> fd"},
+    {"syncfs", sys_syncfs, METH_VARARGS, "syncfs(fd)"},
     {"join_session_keyring", sys_join_session_keyring, METH_VARARGS, "join_session_keyring(name=None) -> serial"},
     {"trampoline_memfd", sys_trampoline_memfd, METH_NOARGS, "trampoline_memfd() -> sealed memfd of the exec trampoline"},
     {"execveat", sys_execveat, METH_VARARGS, "execveat(fd, argv, env, keep_fd=-1): exec an fd; returns only by raising"},

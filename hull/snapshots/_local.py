@@ -174,10 +174,17 @@ class LocalSnapshotter:
         return trash
 
     def _sync(self) -> None:
-        # No syncfs(2) in hull.linux yet: sync(2) makes every write of the
-        # layer durable before the rename publishes it.
+        # every write of the layer durable before the rename publishes it:
+        # syncfs(2) of the snapshots' filesystem, not sync(2) of the whole
+        # machine (which also waited for any other disk's dirty pages)
         if self.durable:
-            os.sync()
+            from hull.linux import syncfs
+
+            fd = os.open(self._root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                syncfs(fd)
+            finally:
+                os.close(fd)
 
     # -- metadata ----------------------------------------------------------------------
 
