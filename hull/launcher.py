@@ -69,6 +69,7 @@ HOT: dict[str, tuple[str, ...]] = {
         "hull.runtime.rootfs",
         "hull.runtime.seccomp",
         "hull.runtime.seccomp_notify",
+        "hull.runtime.spawn",
         "hull.runtime.state",
         "hull.runtime.sync",
         "hull.runtime.trace",

@@ -14,14 +14,13 @@ from hull.errors import Conflict, FailedPrecondition, InvalidArgument
 from hull.runtime import state as st
 from hull.runtime import sync
 from hull.runtime.container import (
-    _JOIN_ORDER,
     _check_caps,
-    _connect_console,
     _forward_signals,
     _hook_state,
     _wait,
 )
 from hull.runtime.control import _manager, _saved_spec
+from hull.runtime.spawn import JOIN_ORDER, connect_console
 from hull.runtime.sync import InitError
 
 TYPE_CHECKING = False
@@ -58,7 +57,7 @@ def exec_process(root: str, cid: str, opts: ExecOptions) -> int:
     by_type = {ns.type: ns for ns in spec.linux.namespaces}
     userns = "user" in by_type
     try:
-        for kind in _JOIN_ORDER:
+        for kind in JOIN_ORDER:
             if kind not in by_type:
                 continue
             flag, name = linux.NAMESPACES[kind]
@@ -67,7 +66,7 @@ def exec_process(root: str, cid: str, opts: ExecOptions) -> int:
         for fd, _ in joins:
             os.close(fd)
         raise Conflict(f"cannot exec in container {cid}: {exc.strerror}") from None
-    console_fd = _connect_console(opts.console_socket) if opts.console_socket else -1
+    console_fd = connect_console(opts.console_socket) if opts.console_socket else -1
     from hull.runtime.seccomp_notify import close_quietly, connect_listener
 
     try:
