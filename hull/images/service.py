@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO
 
 from hull import metadata as md
 from hull.archive import compress_stream, decompress_stream, detect_compression
@@ -37,6 +37,7 @@ from hull.content import LocalStore, Writer
 from hull.errors import Conflict, InvalidArgument, NotFound
 from hull.images import inspect as shapes
 from hull.images.reference import Reference, parse_any_reference, parse_reference
+from hull.images.streams import BlobSink, Hasher, Prefixed, Tee, as_stream
 from hull.metadata import Database, ImageLayer, ImageRecord
 from hull.oci import media_types as mt
 from hull.oci.digest import Digest, Digester
@@ -97,103 +98,6 @@ def _used_by(in_use: InUse, image_id: Digest) -> UsedBy | None:
     if isinstance(answer, UsedBy):
         return answer
     return UsedBy(answer if isinstance(answer, str) else "")
-
-
-class _Prefixed(io.RawIOBase):
-    """``prefix`` then the rest of ``raw`` (a stream whose first bytes were peeked)."""
-
-    def __init__(self, prefix: bytes, raw: BinaryIO) -> None:
-        self._prefix = prefix
-        self._raw = raw
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        if self._prefix:
-            n = len(self._prefix) if size < 0 else size
-            out, self._prefix = self._prefix[:n], self._prefix[n:]
-            return out
-        return self._raw.read(size)
-
-    def readinto(self, b: Any) -> int:
-        readinto = getattr(self._raw, "readinto", None)
-        if self._prefix or readinto is None:
-            data = self.read(len(b))
-            b[: len(data)] = data
-            return len(data)
-        n: int = readinto(b) or 0  # straight into the reader's buffer: no copy here
-        return n
-
-
-class _Tee(io.RawIOBase):
-    """Reads ``raw``; every byte read also goes to ``sink`` and (``hashing``) a digester."""
-
-    def __init__(
-        self, raw: BinaryIO, sink: Callable[[bytes], object], *, hashing: bool = True
-    ) -> None:
-        self._raw = raw
-        self._sink = sink
-        self.digester = Digester()
-        self.hashing = hashing
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(CHUNK if size is None or size < 0 else size)
-        if data:
-            self._sink(data)
-            self.count += len(data)
-            if self.hashing:
-                self.digester.update(data)
-        return data
-
-    def readinto(self, b: Any) -> int:
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
-
-
-class _Hasher(io.RawIOBase):
-    """Counts (and, when ``hashing``, hashes) what is read through it."""
-
-    def __init__(self, raw: BinaryIO) -> None:
-        self._raw = raw
-        self.digester = Digester()
-        self.count = 0
-        self.hashing = True
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(CHUNK if size is None or size < 0 else size)
-        self.count += len(data)
-        if self.hashing and data:
-            self.digester.update(data)
-        return data
-
-    def readinto(self, b: Any) -> int:
-        readinto = getattr(self._raw, "readinto", None)
-        if readinto is None:
-            data = self.read(len(b))
-            b[: len(data)] = data
-            return len(data)
-        n: int = readinto(b) or 0
-        self.count += n
-        if self.hashing and n:
-            self.digester.update(memoryview(b)[:n])
-        return n
-
-    def drain(self) -> None:
-        while self.read(CHUNK):
-            pass
-
-
-def _stream(obj: io.RawIOBase) -> BinaryIO:
-    return cast("BinaryIO", obj)
 
 
 class ImageService:
@@ -328,15 +232,15 @@ class ImageService:
         while len(first) < 8 and (more := stream.read(8 - len(first))):
             first += more
         comp = detect_compression(first)
-        src = _stream(_Prefixed(first, stream))
+        src = as_stream(Prefixed(first, stream))
         if ingest is not None and compress and comp == "none":
             raise InvalidArgument("add_layer: an ingest holds the bytes as they are, not gzipped")
         ref = f"layer-{uuid.uuid4().hex}"
         writer = self.content.writer(ref, expected_digest) if ingest is None else ingest
         try:
             if compress and comp == "none":
-                tee = _Tee(src, lambda b: None)  # reads the plain tar, hashes the diff
-                out = _BlobSink(writer)
+                tee = Tee(src, lambda b: None)  # reads the plain tar, hashes the diff
+                out = BlobSink(writer)
                 gz = compress_stream(out.stream(), "gzip")
                 while chunk := tee.read(CHUNK):
                     gz.write(chunk)
@@ -347,9 +251,9 @@ class ImageService:
                 # the content writer hashes what it stores (in a thread of its
                 # own): a second digest of the same bytes here would only cost;
                 # an ingest given has the bytes already: they are only counted
-                counted = _Tee(src, writer.write, hashing=False) if ingest is None else _Hasher(src)
+                counted = Tee(src, writer.write, hashing=False) if ingest is None else Hasher(src)
                 counted.hashing = False
-                plain = _Hasher(decompress_stream(_stream(counted), comp))
+                plain = Hasher(decompress_stream(as_stream(counted), comp))
                 if unpack_on is not False:
                     parent = unpack_on if isinstance(unpack_on, Digest) else None
                     if expected_diff_id is None:
@@ -358,7 +262,7 @@ class ImageService:
                     self._hold(lease, "snapshot", str(chain))
                     plain.hashing = False
                     info = self.snapshots.unpack_layer(
-                        chain, parent, _stream(plain), compression="none",
+                        chain, parent, as_stream(plain), compression="none",
                         expected_diff_id=expected_diff_id,
                     )  # fmt: skip
                     if plain.count == 0:  # the layer existed: verify what we store anyway
@@ -812,25 +716,6 @@ def _single_reference(refs: list[Reference]) -> bool:
     if single is None:
         single = refs[0]
     return len(names) == 1 and single.name in names
-
-
-class _BlobSink(io.RawIOBase):
-    """A writable stream into a content writer, hashing what it stores."""
-
-    def __init__(self, writer: Any) -> None:
-        self._writer = writer
-        self.digester = Digester()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, b: Any) -> int:
-        self._writer.write(b)
-        self.digester.update(b)
-        return len(b)
-
-    def stream(self) -> BinaryIO:
-        return cast("BinaryIO", self)
 
 
 __all__ = ["LEASE_SECONDS", "ImageService", "InUse", "LayerBlob", "UsedBy", "short_id"]
