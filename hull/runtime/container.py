@@ -278,6 +278,11 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
         cgm.apply(spec.linux.resources, limits=False)
         cgm.apply(spec.linux.resources, devices=False)
         mark("create: cgroup applied")
+        # init's modules, imported here (not in the forked init, where every
+        # import is copy-on-write faults) while the namespace thread finishes
+        from hull.runtime.init import preload
+
+        preload(spec)
         ns_fds: list[tuple[int, int]] = []
         if ahead:
             ahead = False
