@@ -31,3 +31,15 @@ def test_our_launcher_is_recognised(tmp_path: Path) -> None:
     other = tmp_path / "runc"
     other.write_bytes(b"\x7fELF...")
     assert inproc.is_hull_runtime(str(ours)) and not inproc.is_hull_runtime(str(other))
+
+
+def test_the_launcher_make_writes_is_recognised(tmp_path: Path) -> None:
+    """The real launcher text (its bundle's boot code first) still names hull's runtime."""
+    from hull import launcher
+
+    root = str(Path(launcher.__file__).resolve().parent.parent)
+    bundle = "/a/rather/long/path/to/a/virtualenv/share/hull/hull-runtime.bundle"
+    text = launcher.script("hull.runtime.main", "/usr/bin/python3.11", root, bundle=bundle)
+    exe = tmp_path / "hull-runtime"
+    exe.write_text(text)
+    assert inproc.is_hull_runtime(str(exe))
