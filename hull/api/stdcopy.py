@@ -12,7 +12,10 @@ module too (it imports nothing of hull).
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 STDIN = 0
 STDOUT = 1
