@@ -105,7 +105,7 @@ def merged(host: HostConfig, body: dict[str, Any]) -> HostConfig:
 def update(engine: Engine, ref: str, body: dict[str, Any]) -> list[str]:
     """Apply an UpdateConfig to a container; Docker's warnings (none so far)."""
     from hull.engine.config import ContainerConfig
-    from hull.engine.spec import resources
+    from hull.engine.resources import resources
     from hull.metadata import containers as md
 
     with engine._lock:
