@@ -16,12 +16,20 @@ ARG and STOPSIGNAL never look at their flags (BuildKit ignores them).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
+from hull.build.flags import (
+    FlagError,
+    Flags,
+    RunMount,
+    csv_fields,
+    go_duration,
+    parse_mount,
+    suggest,
+)
 from hull.build.parser import DockerfileError, Heredoc, Node, parse_heredoc
-from hull.errors import InvalidArgument
 
 __all__ = [
     "AddInstr",
@@ -71,33 +79,6 @@ class FromInstr(Instruction):
     image: str
     alias: str | None = None  # lower-cased, as BuildKit stores stage names
     platform: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunMount:
-    """One ``RUN --mount=...`` (BuildKit's instructions.Mount)."""
-
-    type: str = "bind"
-    target: str = ""
-    source: str = ""
-    from_: str = ""
-    id: str = ""
-    sharing: str = ""
-    readonly: bool = True
-    required: bool = False
-    size: int = 0
-    mode: int | None = None
-    uid: int | None = None
-    gid: int | None = None
-    env: str | None = None
-
-    @classmethod
-    def parse(cls, spec: str, expand: Callable[[str], str] = str) -> RunMount:
-        """Parse a ``--mount`` value; ``expand`` expands each value (ARG/ENV)."""
-        try:
-            return _parse_mount(spec, expand)
-        except _Err as exc:
-            raise InvalidArgument(str(exc)) from None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -258,232 +239,6 @@ def stages(instrs: Sequence[Instruction]) -> list[Stage]:
     return [Stage(i, f, tuple(body), g) for i, (f, body) in enumerate(out)]
 
 
-# -- flags ---------------------------------------------------------------------------
-
-
-class _Err(Exception):
-    pass
-
-
-class _Flags:
-    """BuildKit's BFlags: declared flags, then one strict pass over the args."""
-
-    def __init__(self, args: Sequence[str]) -> None:
-        self.args = args
-        self.kinds: dict[str, str] = {}
-        self.values: dict[str, str] = {}
-        self.lists: dict[str, list[str]] = {}
-        self.used: list[str] = []
-
-    def add(self, name: str, kind: str, default: str = "") -> None:
-        self.kinds[name] = kind
-        self.values[name] = default
-        self.lists[name] = []
-
-    def parse(self) -> None:
-        for a in self.args:
-            if a == "--":
-                return
-            if not a.startswith("--"):
-                raise _Err(f"arg should start with -- : {a}")
-            flag, has_value, value = a.partition("=")
-            name = flag[2:]
-            kind = self.kinds.get(name)
-            if kind is None:
-                raise _Err(_suggest(f"unknown flag: {flag}", name, sorted(self.kinds), True))
-            if name in self.used and kind != "strings":
-                raise _Err(f"duplicate flag specified: {flag}")
-            if name not in self.used:
-                self.used.append(name)
-            if kind == "bool":
-                if has_value and value == "":
-                    raise _Err(f"missing a value on flag: {flag}")
-                if value.lower() not in ("true", "", "false"):
-                    raise _Err(f"expecting boolean value for flag {flag}, not: {value}")
-                self.values[name] = "false" if value.lower() == "false" else "true"
-            elif not has_value:
-                raise _Err(f"missing a value on flag: {flag}")
-            elif kind == "string":
-                self.values[name] = value
-            else:
-                self.lists[name].append(value)
-
-    def true(self, name: str) -> bool:
-        return self.values[name] == "true"
-
-    def opt_bool(self, name: str) -> bool | None:
-        return self.true(name) if name in self.used else None
-
-
-def _levenshtein(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
-
-def _suggest(msg: str, value: str, options: Sequence[str], case_sensitive: bool) -> str:
-    """BuildKit's suggest.WrapError: "... (did you mean X?)" within distance 2."""
-    val = value if case_sensitive else value.lower()
-    match, best = "", 3
-    for opt in options:
-        o = opt if case_sensitive else opt.lower()
-        if o == val:
-            return msg
-        d = _levenshtein(val, o)
-        if d < best:
-            best, match = d, o
-    if not match:
-        return msg
-    if not case_sensitive:
-        if value == value.lower():
-            match = match.lower()
-        elif value == value.upper():
-            match = match.upper()
-    return f"{msg} (did you mean {match}?)"
-
-
-# -- RUN --mount ---------------------------------------------------------------------
-
-_MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret", "ssh")
-_SHARING = ("shared", "private", "locked")
-_MOUNT_KEYS = (
-    "type", "from", "source", "target", "readonly", "id", "sharing", "required", "size",
-    "mode", "uid", "gid", "src", "dst", "destination", "ro", "rw", "readwrite", "env",
-)  # fmt: skip
-
-
-def _go_bool(value: str, key: str) -> bool:
-    if value in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if value in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    raise _Err(f"invalid value for {key}: {value}")
-
-
-def _ram_bytes(value: str, key: str) -> int:
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?", value, re.IGNORECASE)
-    if m is None:
-        raise _Err(f"invalid value for {key}: {value}")
-    return int(float(m.group(1)) * 1024 ** " kmgtp".index(m.group(2).lower() or " "))
-
-
-def _csv_fields(spec: str) -> list[str]:
-    import csv
-
-    try:
-        rows = list(csv.reader([spec], strict=True))
-    except csv.Error as exc:
-        raise _Err(f"failed to parse csv mounts: {exc}") from None
-    return rows[0] if rows else []
-
-
-def _parse_mount(spec: str, expand: Callable[[str], str]) -> RunMount:
-    f: dict[str, object] = {"type": "bind"}
-    ro_auto = True
-    for fld in _csv_fields(spec):
-        key, has_value, value = fld.partition("=")
-        key = key.lower()
-        mtype = str(f["type"])
-        if not has_value:
-            if key in ("readonly", "ro"):
-                f["readonly"], ro_auto = True, False
-            elif key in ("readwrite", "rw"):
-                f["readonly"], ro_auto = False, False
-            elif key == "required" and mtype in ("secret", "ssh"):
-                f["required"] = True
-            elif key == "required":
-                raise _Err(f"unexpected key '{key}' for mount type '{mtype}'")
-            else:
-                raise _Err(f"invalid field '{fld}' must be a key=value pair")
-            continue
-        value = expand(value)
-        if key == "type":
-            if value.lower() not in _MOUNT_TYPES:
-                raise _Err(_suggest(f'unsupported mount type "{value}"', value, _MOUNT_TYPES, True))
-            f["type"] = value.lower()
-        elif key in ("from", "source", "src", "target", "dst", "destination", "id", "env"):
-            dest = {"src": "source", "dst": "target", "destination": "target"}.get(key, key)
-            f[{"from": "from_"}.get(dest, dest)] = value
-        elif key in ("readonly", "ro"):
-            f["readonly"], ro_auto = _go_bool(value, key), False
-        elif key in ("readwrite", "rw"):
-            f["readonly"], ro_auto = not _go_bool(value, key), False
-        elif key == "required":
-            if mtype not in ("secret", "ssh"):
-                raise _Err(f"unexpected key '{key}' for mount type '{mtype}'")
-            f["required"] = _go_bool(value, key)
-        elif key == "size":
-            if mtype != "tmpfs":
-                raise _Err(f"unexpected key '{key}' for mount type '{mtype}'")
-            f["size"] = _ram_bytes(value, key)
-        elif key == "sharing":
-            if value.lower() not in _SHARING:
-                raise _Err(_suggest(f'unsupported sharing value "{value}"', value, _SHARING, True))
-            f["sharing"] = value.lower()
-        elif key in ("mode", "uid", "gid"):
-            try:
-                num = int(value, 8 if key == "mode" else 10)
-                if not 0 <= num < 2**32 or not value.isdigit():
-                    raise ValueError(value)
-            except ValueError:
-                raise _Err(f"invalid value {value} for {key}") from None
-            f[key] = num
-        else:
-            raise _Err(_suggest(f"unexpected key '{key}' in '{fld}'", key, _MOUNT_KEYS, True))
-    mtype = str(f["type"])
-    if mtype not in ("secret", "ssh", "cache"):
-        for k in ("mode", "uid", "gid"):
-            if k in f:
-                raise _Err(f'{k} not allowed for "{mtype}" type mounts')
-    if ro_auto:
-        f["readonly"] = mtype not in ("cache", "tmpfs")
-    if mtype == "secret":
-        if f.get("from_"):
-            raise _Err("secret mount should not have a from")
-        if f.get("sharing"):
-            raise _Err("secret mount should not define sharing")
-        if not (f.get("source") or f.get("target") or f.get("id")):
-            raise _Err("invalid secret mount. one of source, target required")
-        if f.get("source") and f.get("id"):
-            raise _Err("both source and id can't be set")
-    if f.get("sharing") and mtype != "cache":
-        raise _Err(f"invalid cache sharing set for {mtype} mount")
-    return RunMount(**f)  # type: ignore[arg-type]  # values typed by key above
-
-
-# -- durations -----------------------------------------------------------------------
-
-_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 10**6, "s": 10**9}
-_UNITS.update({"m": 60 * 10**9, "h": 3600 * 10**9})
-
-
-def go_duration(s: str) -> int:
-    """Go's time.ParseDuration, in nanoseconds."""
-    orig, neg = s, False
-    if s[:1] in "+-" and s:
-        neg, s = s[0] == "-", s[1:]
-    if s == "0":
-        return 0
-    if not s:
-        raise ValueError(f'time: invalid duration "{orig}"')
-    total = 0.0
-    for m in re.finditer(r"(\d*\.?\d*)(ns|us|µs|μs|ms|s|m|h)?", s):
-        if not m.group(0):
-            continue
-        if not m.group(1) or m.group(1) == ".":
-            raise ValueError(f'time: invalid duration "{orig}"')
-        if m.group(2) is None:
-            raise ValueError(f'time: missing unit in duration "{orig}"')
-        total += float(m.group(1)) * _UNITS[m.group(2)]
-    if not re.fullmatch(r"((\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h))+", s):
-        raise ValueError(f'time: invalid duration "{orig}"')
-    return -int(total) if neg else int(total)
-
-
 # -- nodes to instructions ------------------------------------------------------------
 
 _ALL = (
@@ -501,7 +256,7 @@ def from_nodes(
     for node in nodes:
         try:
             out.append(_convert(node))
-        except _Err as exc:
+        except FlagError as exc:
             raise DockerfileError(
                 str(exc), node.start_line, end_line=node.end_line, filename=filename
             ) from None
@@ -510,20 +265,20 @@ def from_nodes(
 
 def _one_arg(node: Node, what: str) -> str:
     if len(node.args) != 1:
-        raise _Err(f"{what} requires exactly one argument")
+        raise FlagError(f"{what} requires exactly one argument")
     return node.args[0]
 
 
 def _kvps(node: Node, what: str) -> tuple[tuple[str, str], ...]:
     a = node.args
     if not a:
-        raise _Err(f"{what} requires at least one argument")
+        raise FlagError(f"{what} requires at least one argument")
     if len(a) % 3:
-        raise _Err(f"Bad input to {what}, too many arguments")
+        raise FlagError(f"Bad input to {what}, too many arguments")
     out = []
     for i in range(0, len(a), 3):
         if not a[i]:
-            raise _Err(f"{what} names can not be blank")
+            raise FlagError(f"{what} names can not be blank")
         out.append((a[i], a[i + 1]))
     return tuple(out)
 
@@ -540,13 +295,13 @@ def _go_q(s: str) -> str:
 
 def _sources(node: Node, what: str) -> tuple[tuple[str, ...], str, tuple[Heredoc, ...]]:
     if len(node.args) < 2:
-        raise _Err(
+        raise FlagError(
             f"{what} requires at least two arguments, but only one was provided. "
             "Destination could not be determined"
         )
     *srcs, dest = node.args
     if parse_heredoc(dest) is not None:
-        raise _Err(f"{what} cannot accept a heredoc as a destination")
+        raise FlagError(f"{what} cannot accept a heredoc as a destination")
     by_name = {h.name: h for h in node.heredocs}
     paths: list[str] = []
     docs: list[Heredoc] = []
@@ -562,18 +317,18 @@ def _sources(node: Node, what: str) -> tuple[tuple[str, ...], str, tuple[Heredoc
     return tuple(paths), dest, tuple(docs)
 
 
-def _interval(fl: _Flags, name: str) -> int:
+def _interval(fl: Flags, name: str) -> int:
     s = fl.values[name]
     if not s:
         return 0
     try:
         d = go_duration(s)
     except ValueError as exc:
-        raise _Err(str(exc)) from None
+        raise FlagError(str(exc)) from None
     if d == 0:
         return 0
     if d < 10**6:
-        raise _Err(f'Interval "{name}" cannot be less than 1ms')
+        raise FlagError(f'Interval "{name}" cannot be less than 1ms')
     return d
 
 
@@ -586,19 +341,19 @@ class _At(TypedDict):
 def _convert(node: Node) -> Instruction:
     name = node.name
     at = _At(line=node.start_line, end_line=node.end_line, original=node.original)
-    fl = _Flags(node.flags)
+    fl = Flags(node.flags)
     if name == "from":
         a = node.args
         alias = None
         if len(a) == 3 and a[1].lower() == "as":
             alias = a[2].lower()
             if not _STAGE_NAME.fullmatch(alias):
-                raise _Err(
+                raise FlagError(
                     f"invalid name for build stage: {_go_q(a[2])}, "
                     "name can't start with a number or contain symbols"
                 )
         elif len(a) != 1:
-            raise _Err("FROM requires either one or three arguments")
+            raise FlagError("FROM requires either one or three arguments")
         fl.add("platform", "string")
         fl.parse()
         return FromInstr(**at, image=a[0], alias=alias, platform=fl.values["platform"] or None)
@@ -614,11 +369,11 @@ def _convert(node: Node) -> Instruction:
             if "$" in spec:
                 _check_mount_from(spec)
                 continue
-            mounts.append(_parse_mount(spec, str))
+            mounts.append(parse_mount(spec, str))
         if fl.values["network"] not in ("default", "none", "host"):
-            raise _Err(f"invalid network mode {_go_q(fl.values['network'])}")
+            raise FlagError(f"invalid network mode {_go_q(fl.values['network'])}")
         if fl.values["security"] not in ("sandbox", "insecure"):
-            raise _Err(f"security {_go_q(fl.values['security'])} is not valid")
+            raise FlagError(f"security {_go_q(fl.values['security'])} is not valid")
         return RunInstr(
             **at, cmd=_command(node), heredocs=node.heredocs, mount_specs=specs,
             mounts=tuple(mounts), network=fl.values["network"],
@@ -656,13 +411,13 @@ def _convert(node: Node) -> Instruction:
         )  # fmt: skip
     if name == "arg":
         if not node.args:
-            raise _Err("ARG requires at least one argument")
+            raise FlagError("ARG requires at least one argument")
         pairs: list[tuple[str, str | None]] = []
         for word in node.args:
             if "=" in word:
                 k, v = word.split("=", 1)
                 if not k:
-                    raise _Err("ARG names can not be blank")
+                    raise FlagError("ARG names can not be blank")
                 pairs.append((k, v))
             else:
                 pairs.append((word, None))
@@ -677,13 +432,13 @@ def _convert(node: Node) -> Instruction:
         return MaintainerInstr(**at, maintainer=m)
     if name == "onbuild":
         if node.sub is None:
-            raise _Err("ONBUILD requires at least one argument")
+            raise FlagError("ONBUILD requires at least one argument")
         fl.parse()
         trigger = node.sub.cmd.strip().upper()
         if trigger == "ONBUILD":
-            raise _Err("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
+            raise FlagError("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
         if trigger in ("MAINTAINER", "FROM"):
-            raise _Err(f"{trigger} isn't allowed as an ONBUILD trigger")
+            raise FlagError(f"{trigger} isn't allowed as an ONBUILD trigger")
         expr = re.sub(r"(?i)^\s*ONBUILD\s*", "", node.original, count=1)
         for h in node.heredocs:
             expr += "\n" + h.content + h.name
@@ -698,16 +453,16 @@ def _convert(node: Node) -> Instruction:
         return EnvInstr(**at, pairs=kv) if name == "env" else LabelInstr(**at, pairs=kv)
     if name == "expose":
         if not node.args:
-            raise _Err("EXPOSE requires at least one argument")
+            raise FlagError("EXPOSE requires at least one argument")
         fl.parse()
         return ExposeInstr(**at, ports=tuple(sorted(node.args)))
     if name == "volume":
         if not node.args:
-            raise _Err("VOLUME requires at least one argument")
+            raise FlagError("VOLUME requires at least one argument")
         fl.parse()
         vols = tuple(v.strip() for v in node.args)
         if "" in vols:
-            raise _Err("VOLUME specified can not be an empty string")
+            raise FlagError("VOLUME specified can not be an empty string")
         return VolumeInstr(**at, paths=vols)
     if name in ("cmd", "entrypoint"):
         fl.parse()
@@ -716,55 +471,55 @@ def _convert(node: Node) -> Instruction:
     if name == "shell":
         fl.parse()
         if not node.args:
-            raise _Err("SHELL requires at least one argument")
+            raise FlagError("SHELL requires at least one argument")
         if not node.json:
-            raise _Err("SHELL requires the arguments to be in JSON form")
+            raise FlagError("SHELL requires the arguments to be in JSON form")
         return ShellInstr(**at, shell=tuple(node.args))
-    raise _Err(
-        _suggest(f"unknown instruction: {node.cmd}", node.cmd, [n.upper() for n in _ALL], False)
+    raise FlagError(
+        suggest(f"unknown instruction: {node.cmd}", node.cmd, [n.upper() for n in _ALL], False)
     )
 
 
 def _check_mount_from(spec: str) -> None:
-    for fld in _csv_fields(spec):
+    for fld in csv_fields(spec):
         key, _, value = fld.partition("=")
         if key.lower() == "from":
             i = value.find("$")
             if i != -1 and i != len(value) - 1:
-                raise _Err(
+                raise FlagError(
                     f"'{key.lower()}' doesn't support variable expansion, "
                     "define alias stage instead"
                 )
 
 
-def _healthcheck(node: Node, fl: _Flags, at: _At) -> HealthcheckInstr:
+def _healthcheck(node: Node, fl: Flags, at: _At) -> HealthcheckInstr:
     if not node.args:
-        raise _Err("HEALTHCHECK requires at least one argument")
+        raise FlagError("HEALTHCHECK requires at least one argument")
     typ = node.args[0].upper()
     args = node.args[1:]
     if typ == "NONE":
         if args:
-            raise _Err("HEALTHCHECK NONE takes no arguments")
+            raise FlagError("HEALTHCHECK NONE takes no arguments")
         return HealthcheckInstr(**at, test=("NONE",))
     for f in ("interval", "timeout", "start-period", "start-interval", "retries"):
         fl.add(f, "string")
     fl.parse()
     if typ != "CMD":
-        raise _Err(f"Unknown type {_go_q(typ)} in HEALTHCHECK (try CMD)")
+        raise FlagError(f"Unknown type {_go_q(typ)} in HEALTHCHECK (try CMD)")
     cmd = list(args) if node.json else ([" ".join(args)] if args else [])
     if not cmd:
-        raise _Err("Missing command after HEALTHCHECK CMD")
+        raise FlagError("Missing command after HEALTHCHECK CMD")
     test = ("CMD" if node.json else "CMD-SHELL", *cmd)
     retries = 0
     if fl.values["retries"]:
         try:
             retries = int(fl.values["retries"], 10)
         except ValueError:
-            raise _Err(
+            raise FlagError(
                 f"strconv.ParseInt: parsing {_go_q(fl.values['retries'])}: invalid syntax"
             ) from None
         if retries < 0:
-            raise _Err(f"--retries cannot be negative ({retries})")
+            raise FlagError(f"--retries cannot be negative ({retries})")
     return HealthcheckInstr(
         **at, test=test, interval=_interval(fl, "interval"), timeout=_interval(fl, "timeout"),
         start_period=_interval(fl, "start-period"),
