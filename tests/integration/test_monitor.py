@@ -84,7 +84,19 @@ class Mon:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, sig)
             time.sleep(0.1)
+        self._remove_cgroup_prefix()
         shutil.rmtree(self.base, ignore_errors=True)
+
+    def _remove_cgroup_prefix(self) -> None:
+        """rmdir the parent cgroup the containers' cgroups were made under, in every hierarchy."""
+        root = Path("/sys/fs/cgroup")
+        for hierarchy in [root, *(p for p in root.iterdir() if p.is_dir() and not p.is_symlink())]:
+            top = hierarchy / self.cgroup_prefix.lstrip("/")
+            if not top.is_dir():
+                continue
+            for dirpath, _dirs, _files in os.walk(top, topdown=False):
+                with contextlib.suppress(OSError):
+                    os.rmdir(dirpath)
 
 
 @pytest.fixture
