@@ -6,6 +6,7 @@ bundle, cgroup under a unique name) and is removed even when the test fails.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -89,6 +90,22 @@ def base_config(rootfs: Path, args: list[str]) -> dict[str, Any]:
     return cfg
 
 
+def remove_cgroup_prefix(prefix: str) -> None:
+    """rmdir ``prefix`` and what is left under it, in every cgroup hierarchy of this host.
+
+    Runtimes remove a container's own cgroup, not the parents its
+    cgroupsPath created (runc neither): a test that chose the parent removes it.
+    """
+    root = Path("/sys/fs/cgroup")
+    for hierarchy in [root, *(p for p in root.iterdir() if p.is_dir() and not p.is_symlink())]:
+        top = hierarchy / prefix.lstrip("/")
+        if not top.is_dir():
+            continue
+        for dirpath, _dirs, _files in os.walk(top, topdown=False):
+            with contextlib.suppress(OSError):
+                os.rmdir(dirpath)
+
+
 class Runtime:
     """One OCI runtime binary with a private state root; cleans up its containers."""
 
@@ -130,6 +147,7 @@ class Runtime:
         for cid in os.listdir(self.root):
             subprocess.run(self.cmd("delete", "--force", cid), capture_output=True, timeout=30)
         shutil.rmtree(self.root, ignore_errors=True)
+        remove_cgroup_prefix(self.cgroup_prefix)
 
 
 RUNTIMES = ["hull-runtime", "runc"]

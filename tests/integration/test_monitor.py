@@ -19,7 +19,7 @@ import pytest
 
 from hull import errors
 from hull.engine.monitor import MonitorClient, ensure_monitor, read_logs
-from tests.conftest import hull_runtime_path, requires_root, unique_id
+from tests.conftest import hull_runtime_path, remove_cgroup_prefix, requires_root, unique_id
 
 pytestmark = [requires_root, pytest.mark.root]
 
@@ -84,19 +84,8 @@ class Mon:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, sig)
             time.sleep(0.1)
-        self._remove_cgroup_prefix()
+        remove_cgroup_prefix(self.cgroup_prefix)
         shutil.rmtree(self.base, ignore_errors=True)
-
-    def _remove_cgroup_prefix(self) -> None:
-        """rmdir the parent cgroup the containers' cgroups were made under, in every hierarchy."""
-        root = Path("/sys/fs/cgroup")
-        for hierarchy in [root, *(p for p in root.iterdir() if p.is_dir() and not p.is_symlink())]:
-            top = hierarchy / self.cgroup_prefix.lstrip("/")
-            if not top.is_dir():
-                continue
-            for dirpath, _dirs, _files in os.walk(top, topdown=False):
-                with contextlib.suppress(OSError):
-                    os.rmdir(dirpath)
 
 
 @pytest.fixture
