@@ -46,18 +46,22 @@ engines_cleanup() {
     rm -rf "$work"
     if [ "${ENGINES_BRIDGE:-}" = 1 ]; then
         ip link del "$dbr" 2>/dev/null || true
-        # podman's netavark leaves its (empty) iptables chains behind: remove them
-        for t in nat filter; do
-            iptables -t "$t" -S 2>/dev/null | grep -- '-j NETAVARK' | sed 's/^-A/-D/' |
-                while read -r rule; do eval iptables -t "$t" "$rule" || true; done
-            for c in $(iptables -t "$t" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^NETAVARK/ { print $2 }'); do
-                iptables -t "$t" -F "$c" 2>/dev/null || true
-                iptables -t "$t" -X "$c" 2>/dev/null || true
-            done
-        done
+        engines_drop_netavark_chains
     fi
     engines_drop_empty_tables
     return 0
+}
+
+# podman's netavark leaves its (empty) iptables chains behind: remove them
+engines_drop_netavark_chains() {
+    for t in nat filter; do
+        iptables -t "$t" -S 2>/dev/null | grep -- '-j NETAVARK' | sed 's/^-A/-D/' |
+            while read -r rule; do eval iptables -t "$t" "$rule" || true; done
+        for c in $(iptables -t "$t" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^NETAVARK/ { print $2 }'); do
+            iptables -t "$t" -F "$c" 2>/dev/null || true
+            iptables -t "$t" -X "$c" 2>/dev/null || true
+        done
+    done
 }
 
 engines_start() {
