@@ -13,12 +13,12 @@ routes/     one module per endpoint
 
 from __future__ import annotations
 
+from hull._lazy import lazy_exports
+
 # The CLI imports stdcopy.py from here: no typing (~2.4 ms) or importlib at
 # runtime on that path
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
     from .app import App, Counts, Inventory
     from .config import DEFAULT_HOST, Config
     from .daemon import Daemon, PidFile
@@ -72,11 +72,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    mod = _EXPORTS.get(name)
-    if mod is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(__import__(f"{__name__}.{mod}", fromlist=[name]), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 __all__ = [

@@ -8,11 +8,13 @@ default registry); ``search.search`` finds repositories (``/v1/search``, else th
 ``config.json``; ``transport.RegistryClient`` is the HTTP client under them.
 
 The package imports a submodule only when one of its names is first used
-(``__getattr__``): the CLI needs the credentials, not the HTTP client
+(:mod:`hull._lazy`): the CLI needs the credentials, not the HTTP client
 (importing every submodule cost ``hull pull`` ~24 ms). ``pull``, ``push``
 and ``search`` are the submodules' names, so their functions are imported
 from the submodules.
 """
+
+from hull._lazy import lazy_exports
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -79,11 +81,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    """A public name, its submodule imported on first use."""
-    where = _WHERE.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(__import__(f"{__name__}.{where}", fromlist=[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _WHERE, globals())

@@ -5,10 +5,12 @@ loads docker-archive / OCI layout tarballs, ``importer`` is ``docker
 import``, ``bootstrap`` makes the offline base images, ``inspect`` lays out
 Docker's JSON, ``reference`` parses names as Docker does.
 
-Each name's submodule is imported on first use (``__getattr__``): the CLI
+Each name's submodule is imported on first use (:mod:`hull._lazy`): the CLI
 parses references, and importing the whole package for that cost each
 ``hull pull`` or ``hull run`` of a missing image ~60 ms.
 """
+
+from hull._lazy import lazy_exports
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,27 +33,27 @@ if TYPE_CHECKING:
 
 # public name -> the module that defines it
 _WHERE = {
-    "load": "hull.images.archives",
-    "save": "hull.images.archives",
-    "bootstrap_busybox": "hull.images.bootstrap",
-    "bootstrap_debian": "hull.images.bootstrap",
-    "host_mirror": "hull.images.bootstrap",
-    "apply_changes": "hull.images.importer",
-    "import_rootfs": "hull.images.importer",
-    "DEFAULT_DOMAIN": "hull.images.reference",
-    "DEFAULT_TAG": "hull.images.reference",
-    "NAME_TOTAL_LENGTH_MAX": "hull.images.reference",
-    "Reference": "hull.images.reference",
-    "familiar_name": "hull.images.reference",
-    "is_digest_id": "hull.images.reference",
-    "parse_any_reference": "hull.images.reference",
-    "parse_normalized_named": "hull.images.reference",
-    "parse_reference": "hull.images.reference",
-    "ImageService": "hull.images.service",
-    "InUse": "hull.images.service",
-    "LayerBlob": "hull.images.service",
-    "UsedBy": "hull.images.service",
-    "short_id": "hull.images.service",
+    "load": "archives",
+    "save": "archives",
+    "bootstrap_busybox": "bootstrap",
+    "bootstrap_debian": "bootstrap",
+    "host_mirror": "bootstrap",
+    "apply_changes": "importer",
+    "import_rootfs": "importer",
+    "DEFAULT_DOMAIN": "reference",
+    "DEFAULT_TAG": "reference",
+    "NAME_TOTAL_LENGTH_MAX": "reference",
+    "Reference": "reference",
+    "familiar_name": "reference",
+    "is_digest_id": "reference",
+    "parse_any_reference": "reference",
+    "parse_normalized_named": "reference",
+    "parse_reference": "reference",
+    "ImageService": "service",
+    "InUse": "service",
+    "LayerBlob": "service",
+    "UsedBy": "service",
+    "short_id": "service",
     "ImageLayer": "hull.metadata",
     "ImageRecord": "hull.metadata",
 }
@@ -83,11 +85,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    """A public name, its module imported on first use."""
-    where = _WHERE.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(__import__(where, fromlist=[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _WHERE, globals())

@@ -16,8 +16,9 @@ restarts of hulld. hulld talks to it over ``<exec-root>/monitor/monitor.sock``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from hull._lazy import lazy_exports
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from hull.engine.monitor.client import MonitorClient, ensure_monitor
     from hull.engine.monitor.logs import JsonFileWriter, LogEntry, read_logs
@@ -31,14 +32,8 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    # lazy: the monitor process itself (python -m) must not pay for the client
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(f"{__name__}.{mod}"), name)
+# lazy: the monitor process itself (python -m) must not pay for the client
+__getattr__ = lazy_exports(__name__, _LAZY, globals())
 
 
 __all__ = ["JsonFileWriter", "LogEntry", "MonitorClient", "ensure_monitor", "read_logs"]
