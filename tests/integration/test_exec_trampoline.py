@@ -146,6 +146,19 @@ def _run(rt: Runtime, tmp_path: Path, cfg: dict[str, Any], *flags: str) -> Any:
     return rt("run", *flags, "--bundle", str(_bundle(tmp_path, cfg)), unique_id())
 
 
+def _traced(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """``argv`` with the runtime's timing marks on (they say when it fell back)."""
+    return subprocess.run(
+        argv,
+        env={**os.environ, "HULL_RUNTIME_TRACE": "1"},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
 # -- the trampoline itself --------------------------------------------------
 
 
@@ -471,15 +484,7 @@ def test_falls_back_when_execveat_is_denied(
     cfg = _config(rootfs, ["sh", "-c", "readlink /proc/1/exe; ls /proc/self/fd"])
     _deny(cfg, "execveat", err, action)
     cid = unique_id()
-    res = subprocess.run(
-        hull_rt.cmd("run", "--bundle", str(_bundle(tmp_path, cfg)), cid),
-        env={**os.environ, "HULL_RUNTIME_TRACE": "1"},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    res = _traced(hull_rt.cmd("run", "--bundle", str(_bundle(tmp_path, cfg)), cid))
     assert res.returncode == 0, res.stderr
     lines = res.stdout.split()
     assert lines[0] == "/bin/busybox"
@@ -517,15 +522,7 @@ def test_falls_back_under_memfd_noexec(hull_rt: Runtime, rootfs: Path, tmp_path:
     script = "echo 2 > /proc/sys/vm/memfd_noexec && " + " ".join(
         hull_rt.cmd("run", "--bundle", str(bundle), unique_id())
     )
-    res = subprocess.run(
-        ["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", script],
-        env={**os.environ, "HULL_RUNTIME_TRACE": "1"},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    res = _traced(["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", script])
     assert res.returncode == 0, res.stderr
     assert res.stdout == "ran\n"
     assert "exec: no trampoline" in res.stderr
