@@ -342,32 +342,31 @@ def _mount_cgroup(rootfs: str, dest: str, m: Mount, flags: int, ctx: MountContex
     if ctx.before_cgroup is not None:
         ctx.before_cgroup()
     _make_target(dest, True)
-    # resolved once more by the kernel inside the rootfs; what is mounted
-    # below it goes into the fresh tmpfs (or cgroup2) mounted here
-    fd = _pin(rootfs, dest, m.destination, ctx)
-    if fd >= 0:
-        try:
-            dest = os.readlink(f"/proc/self/fd/{fd}")
-        finally:
-            os.close(fd)
-        if dest != rootfs and not dest.startswith(rootfs.rstrip("/") + "/"):
-            raise InvalidArgument(f"mount destination {m.destination} moved outside the rootfs")
+    what = m.destination
     base = flags & ~(linux.MS_RDONLY | linux.MS_REMOUNT | linux.MS_BIND | linux.MS_REC)
     base |= linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC
+    ro = linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY | base
     if list(ctx.cgroup_paths) == [""] or m.type == "cgroup2":
         # pure v2: the container's own cgroup becomes /sys/fs/cgroup
         if ctx.cgroupns:
-            linux.mount("cgroup2", dest, "cgroup2", base, None)
+            _mount_pinned(rootfs, dest, what, ctx, "cgroup2", "cgroup2", base, None)
         else:
             src = ctx.cgroup_paths.get("", "/sys/fs/cgroup")
-            linux.mount(src, dest, None, linux.MS_BIND | linux.MS_REC, None)
-    else:
-        linux.mount("tmpfs", dest, "tmpfs", base, "mode=755")
+            _mount_pinned(rootfs, dest, what, ctx, src, None, linux.MS_BIND | linux.MS_REC, None)
+        if flags & linux.MS_RDONLY:
+            _mount_pinned(rootfs, dest, what, ctx, None, None, ro, None)
+        return
+    _mount_pinned(rootfs, dest, what, ctx, "tmpfs", "tmpfs", base, "mode=755")
+    # the hierarchies go into that fresh tmpfs, reached through the mount
+    # itself (pinned again: now the top mount), not by its path once more
+    top = _pin(rootfs, dest, what, ctx)
+    inner = f"/proc/self/fd/{top}" if top >= 0 else dest
+    try:
         for name, hostdir, subpath, opts in _v1_hierarchies(ctx.cgroup_paths, ctx.mountinfo):
             if subpath is None:
                 # a hierarchy the container is not in: its root is the host's
                 continue
-            sub = os.path.join(dest, name)
+            sub = f"{inner}/{name}"
             os.makedirs(sub, exist_ok=True)
             if ctx.cgroupns:
                 linux.mount(
@@ -381,16 +380,16 @@ def _mount_cgroup(rootfs: str, dest: str, m: Mount, flags: int, ctx: MountContex
                 linux.mount(hostdir + subpath, sub, None, linux.MS_BIND | linux.MS_REC, None)
             if flags & linux.MS_RDONLY:
                 # each hierarchy is a mount of its own: the tmpfs's ro does not reach it
-                ro = linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY | base
                 linux.mount(None, sub, None, ro, None)
             if "," in name:
                 for alias in name.split(","):
-                    if not os.path.lexists(os.path.join(dest, alias)):
-                        os.symlink(name, os.path.join(dest, alias))
-    if flags & linux.MS_RDONLY:
-        linux.mount(
-            None, dest, None, linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY | base, None
-        )
+                    if not os.path.lexists(f"{inner}/{alias}"):
+                        os.symlink(name, f"{inner}/{alias}")
+        if flags & linux.MS_RDONLY:
+            linux.mount(None, inner, None, ro, None)
+    finally:
+        if top >= 0:
+            os.close(top)
 
 
 def _v1_hierarchies(
