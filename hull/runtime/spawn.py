@@ -129,12 +129,10 @@ def spawn_init(
     Returns its pid, the parent's read and write fds of the sync pipes, and
     the parent's end of a foreground terminal's socketpair (or -1).
     """
-    from hull.runtime.init import InitConfig, preload
+    from hull.runtime.init import InitConfig
     from hull.runtime.init import main as init_main
 
-    # import here what init needs: in the forked child every write to the
-    # interpreter's memory is a copy-on-write fault, so imports cost 3x there
-    preload(spec)
+    # (the caller preloaded what init imports: see container.create)
     cfg = InitConfig(spec, bundle, rootfs)
     cfg.no_pivot = opts.no_pivot
     cfg.no_new_keyring = opts.no_new_keyring
