@@ -326,33 +326,19 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
         if proc.oom_score_adj is not None:
             _oom_score_adj(pid, proc.oom_score_adj)
         sync.send_or_report(wfd, rfd, sync.CONFIGURED)
-        sync.expect(rfd, sync.READY_SETUP)
-        if sync.parent_hooks(spec):
+        hooks = sync.parent_hooks(spec)
+        if not sync.quiet_setup(spec, auto_start):
+            sync.expect(rfd, sync.READY_SETUP)
+        if hooks:
             sync.expect(rfd, sync.RUN_HOOKS)
             _run_hooks(spec, ("prestart", "createRuntime"), hstate)
             sync.send_or_report(wfd, rfd, sync.HOOKS_DONE)
         if not auto_start:
             sync.expect(rfd, sync.CREATED)
             mark("create: init created")
-        # with auto_start, written while init is still setting up (it sends
-        # no CREATED): `run` waits for the exec (or an error) next
-        start_time = st.pid_start_time(pid)
-        state = st.State(
-            opts.root,
-            opts.id,
-            {
-                "id": opts.id,
-                "pid": pid,
-                "pidStartTime": start_time,
-                "bundle": bundle,
-                "rootfs": rootfs,
-                "created": st.rfc3339_now(),
-                "annotations": spec.annotations,
-                "cgroupPaths": cgm.paths(),
-                "config": spec.raw,
-            },
-        )
-        state.save()
+        state = _new_state(opts, pid, bundle, rootfs, spec, cgm)
+        if not auto_start:
+            state.save()
         if opts.pid_file and not auto_start:
             _write_pid_file(opts.pid_file, pid)
     except BaseException as exc:
@@ -386,6 +372,27 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
             os.close(fd)
         return 0
     return _start_and_wait(opts, state, spec, cgm, rfd, wfd, fds, console_peer, auto_start)
+
+
+def _new_state(
+    opts: CreateOptions, pid: int, bundle: str, rootfs: str, spec: Spec, cgm: CgroupManager
+) -> st.State:
+    """The state of a container whose init is ``pid`` (not saved yet)."""
+    return st.State(
+        opts.root,
+        opts.id,
+        {
+            "id": opts.id,
+            "pid": pid,
+            "pidStartTime": st.pid_start_time(pid),
+            "bundle": bundle,
+            "rootfs": rootfs,
+            "created": st.rfc3339_now(),
+            "annotations": spec.annotations,
+            "cgroupPaths": cgm.paths(),
+            "config": spec.raw,
+        },
+    )
 
 
 # What every container may use whatever the spec's device rules say, as
@@ -493,8 +500,14 @@ def _start_and_wait(
             if kind == sync.ERROR:
                 raise InitError.from_payload(payload)
             raise sync.ProtocolError(f"unexpected message {kind} after CREATED")
-        if auto_start and opts.pid_file:
-            _write_pid_file(opts.pid_file, pid)
+        if auto_start:
+            # `run` writes the state once init has exec'd, while the program
+            # starts, and not while init sets up: a process waking in
+            # between lands on init's CPU (pipe wakeups are "sync") and
+            # preempts it there.
+            state.save()
+            if opts.pid_file:
+                _write_pid_file(opts.pid_file, pid)
     except BaseException as exc:
         _kill_wait(pid)
         _cleanup(state, spec, cgm)

@@ -125,7 +125,8 @@ def _run(cfg: InitConfig) -> None:
     userns = spec.linux.namespace("user") is not None
     netns = spec.linux.namespace("network") is not None
     cg = spec.linux.namespace("cgroup")
-    sync.send(cfg.wfd, sync.READY_SETUP)
+    if not sync.quiet_setup(spec, cfg.auto_start):
+        sync.send(cfg.wfd, sync.READY_SETUP)
     hook_state = sync.expect(cfg.rfd, sync.GO_SETUP)
     mark("init: go")
     if userns:

@@ -4,7 +4,8 @@ Two pipes, one per direction; each message is a type byte, a 4-byte
 little-endian length and a payload. Plain int constants rather than an Enum:
 importing :mod:`enum` costs ~4 ms on the runtime's hot path.
 
-    init -> parent   READY_SETUP   init exists in its new namespaces
+    init -> parent   READY_SETUP   init exists in its new namespaces (not sent
+                                   when quiet_setup: `run` without parent hooks)
     parent -> init   GO_SETUP      payload: the state JSON for hooks and a
                                    seccomp agent, else empty (sent after the
                                    uid/gid maps of a new user namespace); init
@@ -141,6 +142,15 @@ def child_error(rfd: int) -> InitError | None:
 def parent_hooks(spec: Spec) -> bool:
     """Whether the RUN_HOOKS / HOOKS_DONE exchange happens (the same answer on both sides)."""
     return bool(spec.hooks.get("prestart") or spec.hooks.get("createRuntime"))
+
+
+def quiet_setup(spec: Spec, auto_start: bool) -> bool:
+    """Whether init sets up without a word until its exec or error (same on both sides).
+
+    `run` with no parent hooks: nothing the parent does waits for init, and
+    each message would wake it (see container._start_and_wait).
+    """
+    return auto_start and not parent_hooks(spec)
 
 
 class InitError(Exception):
