@@ -43,7 +43,7 @@ from hull.build.state import FsContext, StageState, Step
 from hull.build.steps import plan
 from hull.errors import Conflict, HullError, NotFound
 from hull.oci.digest import Digest
-from hull.oci.image_spec import ContainerConfig, History, ImageConfig, RootFS
+from hull.oci.image_config import ContainerConfig, History, ImageConfig, RootFS
 
 if TYPE_CHECKING:
     from hull.build.context import Context

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from hull.build.runner import RunRequest
     from hull.images.service import LayerBlob
     from hull.oci.digest import Digest
-    from hull.oci.image_spec import ContainerConfig, History
+    from hull.oci.image_config import ContainerConfig, History
 
 __all__ = ["BuildServices", "FsContext", "StageState", "Step", "env_map"]
 

@@ -20,7 +20,7 @@ from hull.build.parser import parse_heredoc
 from hull.build.runner import DEFAULT_PATH, RunRequest
 from hull.build.state import BuildServices, FsContext, StageState, Step
 from hull.errors import InvalidArgument
-from hull.oci.image_spec import HealthConfig
+from hull.oci.image_config import HealthConfig
 
 if TYPE_CHECKING:
     from hull.build.instructions import Instruction

@@ -49,10 +49,10 @@ from hull.errors import HullError, InvalidArgument, NotFound, Unauthorized, Unav
 from hull.images.reference import Reference, parse_reference
 from hull.oci import media_types as mt
 from hull.oci.digest import Digest, digest_bytes
+from hull.oci.image_config import ImageConfig
 from hull.oci.image_spec import (
     MAX_MANIFEST_SIZE,
     Descriptor,
-    ImageConfig,
     Index,
     Manifest,
     Platform,

@@ -37,7 +37,7 @@ from hull.engine.validation import (
     validate,
 )
 from hull.errors import InvalidArgument
-from hull.oci.image_spec import ContainerConfig as ImageContainerConfig
+from hull.oci.image_config import ContainerConfig as ImageContainerConfig
 
 T = TypeVar("T")
 

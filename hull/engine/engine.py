@@ -18,8 +18,10 @@ the monitor. A background thread consumes the monitor's events: an exit
 updates State, unmounts the rootfs, publishes ``die``/``oom``, applies the
 restart policy (:mod:`hull.engine.restart`) and ``--rm``. ``recover()`` at
 daemon start reconciles records with what the monitor still runs. Lifecycle
-methods are in this module; exec, logs, attach, top, stats, changes, export,
-commit and prune are functions of :mod:`hull.engine.containers` bound here.
+methods are in this module; exits, restarts, the watcher and recovery are
+functions of :mod:`hull.engine.supervise`, and exec, logs, attach, top,
+stats, changes, export, commit and prune of :mod:`hull.engine.containers`,
+bound here.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from hull.engine import containers as ct
 from hull.engine import inspect as shapes
 from hull.engine import networking as nw
 from hull.engine import networks as nws
+from hull.engine import supervise as sv
 from hull.engine.config import (
     ContainerConfig,
     HostConfig,
@@ -55,15 +58,15 @@ from hull.engine.config import (
 from hull.engine.health import HealthChecker
 from hull.engine.monitor.client import MonitorClient, ensure_monitor
 from hull.engine.names import new_id, random_name
-from hull.engine.reaper import Reaper, remove_files, sweep
-from hull.engine.restart import Backoff, Policy, restart_at_daemon_start, wants_restart
+from hull.engine.reaper import Reaper, remove_files
+from hull.engine.restart import Backoff
 from hull.engine.spec import command_args, generate_spec
 from hull.engine.volumes import VolumeManager
 from hull.errors import Conflict, ContainerExit, HullError, InvalidArgument, NotFound
 from hull.images import ImageService, UsedBy
 from hull.metadata import ContainerRecord
 from hull.network.files import write_atomic
-from hull.oci.image_spec import ImageConfig
+from hull.oci.image_config import ImageConfig
 
 EventSink = Callable[[str, str, str, Mapping[str, str]], object]
 KILL = 9
@@ -80,10 +83,6 @@ def _init_path() -> str | None:
         if found:
             return found
     return None
-
-
-def _log(msg: str) -> None:
-    print(f"hull engine: {msg}", file=sys.stderr, flush=True)
 
 
 class Engine:
@@ -176,7 +175,7 @@ class Engine:
         try:
             self._sink("container", action, rec.id, attrs)
         except Exception as exc:  # an event consumer must not break the lifecycle
-            _log(f"publishing {action} of {rec.id}: {exc}")
+            sv.log(f"publishing {action} of {rec.id}: {exc}")
 
     def _set_state(self, cid: str, **changes: Any) -> ContainerRecord:
         with self._cond:
@@ -206,7 +205,7 @@ class Engine:
             try:
                 self.images.snapshots.unmount(rootfs)
             except OSError as exc:
-                _log(f"unmounting {rootfs}: {exc}; detaching")
+                sv.log(f"unmounting {rootfs}: {exc}; detaching")
                 self.images.snapshots.unmount(rootfs, detach=True)
 
     # -- create -------------------------------------------------------------------------
@@ -350,7 +349,7 @@ class Engine:
         try:
             self.net.detach(cid, nw.mode_of(host))
         except (HullError, OSError) as exc:
-            _log(f"releasing the network of {cid}: {exc}")
+            sv.log(f"releasing the network of {cid}: {exc}")
 
     def _copy_up(self, rootfs: Path, plan: list[dict[str, Any]]) -> None:
         from hull.runtime.rootfs import secure_join
@@ -361,199 +360,18 @@ class Engine:
                 with contextlib.suppress(NotFound):
                     self.volumes.copy_up(src, self.volumes.get(mp["Name"]))
 
-    # -- exits, restart policies --------------------------------------------------------
+    # -- exits, restart policies, the exit watcher, recovery (in supervise.py) ---------
 
-    def _on_exit(
-        self, cid: str, code: int, oom: bool, finished: str | None, *, policy: bool = True
-    ) -> None:
-        with self._lock:
-            try:
-                rec = md.get_container(self.db, cid)
-            except NotFound:
-                return
-            if not rec.state.get("Running") or rec.state.get("Restarting"):
-                return
-            self._unmount(cid)
-            self._net_down(cid, HostConfig.from_json(rec.host_config))
-            ran_for = time.monotonic() - self._started.pop(cid, time.monotonic())
-            self.health.forget(cid)
-            # moby: a stopped container's health is "unhealthy", for compatibility
-            health = rec.state.get("Health")
-            stopped = {"Health": {**health, "Status": "unhealthy"}} if health else {}
-            rec = self._set_state(cid, Status="exited", Running=False, Paused=False, Pid=0,
-                                  ExitCode=code, OOMKilled=oom,
-                                  FinishedAt=finished or ct.now_rfc3339(), **stopped)  # fmt: skip
-            self._exits[cid] = self._exits.get(cid, 0) + 1
-            self._last_exit[cid] = code
-            for ex in list(self.execs.values()):
-                if ex["ContainerID"] == cid and ex["Running"]:
-                    ex["Running"] = False
-            if oom:
-                self.publish("oom", rec)
-            self.publish("die", rec, exitCode=str(code))
-            host = HostConfig.from_json(rec.host_config)
-            if host.auto_remove:
-                self._remove_locked(cid, volumes=True)
-                return
-            pol = Policy(host.restart_policy.name, host.restart_policy.maximum_retry_count)
-            if policy and wants_restart(
-                pol, code, rec.restart_count, rec.state.get("_manual", False)
-            ):
-                delay = self._backoff.setdefault(cid, Backoff()).next(ran_for)
-                self._set_state(cid, Status="restarting", Running=True, Restarting=True)
-                timer = threading.Timer(delay, self._restart_due, (cid,))
-                timer.daemon = True
-                self._timers[cid] = timer
-                timer.start()
-
-    def _restart_due(self, cid: str) -> None:
-        with self._lock:
-            self._timers.pop(cid, None)
-            try:
-                rec = md.get_container(self.db, cid)
-            except NotFound:
-                return
-            if not rec.state.get("Restarting"):
-                return
-            rec = md.update_container(self.db, cid, restart_count=rec.restart_count + 1)
-            try:
-                self._start_locked(rec)
-            except HullError as exc:
-                _log(f"restarting {cid}: {exc}")
-                self._set_state(cid, Status="exited", Running=False, Restarting=False)
-
-    def _cancel_restart(self, cid: str) -> None:
-        timer = self._timers.pop(cid, None)
-        if timer is not None:
-            timer.cancel()
-        with contextlib.suppress(NotFound):
-            if md.get_container(self.db, cid).state.get("Restarting"):
-                self._set_state(cid, Status="exited", Running=False, Restarting=False)
-
-    # -- the exit watcher ---------------------------------------------------------------
-
-    def start_watcher(self) -> None:
-        """Subscribe to the monitor's events and handle them in a background thread."""
-        if self._watcher is not None:
-            return
-        self._stopping.clear()
-        sock, _ = self.monitor._open({"op": "events"}, None)
-        self._watch_sock = sock
-        self._watcher = threading.Thread(target=self._watch, name="hull-exit-watcher", daemon=True)
-        self._watcher.start()
-
-    def stop_watcher(self) -> None:
-        """Stop handling events (containers keep running under the monitor)."""
-        self._stopping.set()
-        sock, self._watch_sock = self._watch_sock, None
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        if self._watcher is not None:
-            self._watcher.join(timeout=10)
-            self._watcher = None
-        for timer in list(self._timers.values()):
-            timer.cancel()
-
-    def close(self) -> None:
-        """Stop the watcher and close the database (the monitor and containers stay)."""
-        self.health.close()
-        self.stop_watcher()
-        self.reaper.close()
-        self.net.close()
-        self.images.close()
-
-    def _watch(self) -> None:
-        while not self._stopping.is_set():
-            sock = self._watch_sock
-            if sock is not None:
-                buf = b""
-                with contextlib.suppress(OSError):
-                    while chunk := sock.recv(65536):
-                        buf += chunk
-                        *lines, buf = buf.split(b"\n")
-                        for line in lines:
-                            if line.strip():
-                                self._handle_event(json.loads(line))
-                with contextlib.suppress(OSError):
-                    sock.close()
-            if self._stopping.wait(0.5):
-                return
-            try:  # the monitor went away: bring it back, then reconcile
-                ensure_monitor(self.monitor_dir)
-                self._watch_sock, _ = self.monitor._open({"op": "events"}, None)
-                self.recover()
-            except HullError as exc:
-                _log(f"reconnecting to the monitor: {exc}")
-
-    def _handle_event(self, ev: dict[str, Any]) -> None:
-        try:
-            if ev.get("type") != "exit":
-                return
-            if "exec_id" in ev:
-                self._exec_exited(str(ev["exec_id"]), int(ev.get("exit_code") or 0))
-            else:
-                self._on_exit(str(ev["id"]), int(ev.get("exit_code") or 0),
-                              bool(ev.get("oom_killed")), ev.get("time"))  # fmt: skip
-        except Exception as exc:  # the watcher must survive anything
-            _log(f"handling event {ev}: {exc!r}")
-
-    # -- recover ------------------------------------------------------------------------
-
-    def recover(self) -> None:
-        """Reconcile records with the monitor after a hulld restart; apply restart policies."""
-        procs = {p["id"]: p for p in self.monitor.list() if "exec_id" not in p}
-        if not self._net_recovered:  # once per engine: later calls race with starts
-            self._net_recovered = True
-            known = {rec.id for rec in md.list_containers(self.db)}
-            left = sweep(self.images.snapshots, known, self.containers_dir, self.bundles_dir)
-            if left:
-                _log(f"removed what {len(left)} removed container(s) had left on disk")
-            try:
-                self.net.recover({cid for cid, p in procs.items() if p.get("running")})
-            except (HullError, OSError) as exc:
-                _log(f"restoring the network state: {exc}")
-        for rec in md.list_containers(self.db):
-            cid, st = rec.id, rec.state
-            if st.get("Running") and not st.get("Restarting"):
-                p = procs.get(cid)
-                if p is not None and p.get("running"):
-                    self._started.setdefault(cid, time.monotonic())
-                    if st.get("Health"):  # probes go on where they were
-                        self.health.watch(cid, rec.config, st["Health"])
-                    if p.get("pid") and p["pid"] != st.get("Pid"):
-                        self._set_state(cid, Pid=p["pid"])
-                    continue
-                code, oom, fin = 255, False, None
-                if p is not None and p.get("exit_code") is not None:
-                    code, oom, fin = p["exit_code"], bool(p["oom_killed"]), p.get("finished_at")
-                else:
-                    with contextlib.suppress(OSError, ValueError):
-                        rec_ = json.loads((self.container_dir(cid) / "exit.json").read_text())
-                        code, oom = int(rec_["exit_code"]), bool(rec_["oom_killed"])
-                        fin = rec_.get("finished_at")
-                self._on_exit(cid, code, oom, fin, policy=False)
-            elif st.get("Restarting") and cid not in self._timers:
-                self._set_state(cid, Status="exited", Running=False, Restarting=False)
-            else:
-                self._unmount(cid)
-            with contextlib.suppress(NotFound):
-                self._restart_at_start(md.get_container(self.db, cid))
-
-    def _restart_at_start(self, rec: ContainerRecord) -> None:
-        st = rec.state
-        if st.get("Running") or st.get("StartedAt") in (None, ct.ZERO_TIME):
-            return
-        host = HostConfig.from_json(rec.host_config)
-        pol = Policy(host.restart_policy.name, host.restart_policy.maximum_retry_count)
-        if not restart_at_daemon_start(
-            pol, int(st.get("ExitCode", 0)), rec.restart_count, bool(st.get("_manual"))
-        ):
-            return
-        try:
-            self.start(rec.id)
-        except HullError as exc:
-            _log(f"restarting {rec.id} at daemon start: {exc}")
+    _on_exit = sv.on_exit
+    _restart_due = sv.restart_due
+    _cancel_restart = sv.cancel_restart
+    start_watcher = sv.start_watcher
+    stop_watcher = sv.stop_watcher
+    close = sv.close
+    _watch = sv.watch
+    _handle_event = sv.handle_event
+    recover = sv.recover
+    _restart_at_start = sv.restart_at_start
 
     # -- stop, kill, restart, pause -----------------------------------------------------
 
@@ -786,16 +604,7 @@ class Engine:
     network_disconnect = nws.network_disconnect
     network_reset = nws.network_reset
 
-    def _exec_exited(self, eid: str, code: int) -> None:
-        ex = self.execs.get(eid)
-        if ex is None:
-            return
-        ex["Running"], ex["ExitCode"] = False, code
-        with contextlib.suppress(NotFound):
-            rec = md.get_container(self.db, ex["ContainerID"])
-            self.publish("exec_die", rec, execID=eid, exitCode=str(code))
-        with self._cond:
-            self._cond.notify_all()
+    _exec_exited = sv.exec_exited
 
     def list(
         self,

@@ -44,8 +44,8 @@ from hull.engine.resources import (
 )
 from hull.errors import FailedPrecondition, InvalidArgument
 from hull.linux import caps as _caps
-from hull.oci.image_spec import ContainerConfig as ImageContainerConfig
-from hull.oci.image_spec import ImageConfig
+from hull.oci.image_config import ContainerConfig as ImageContainerConfig
+from hull.oci.image_config import ImageConfig
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 INIT_PATH_IN_CONTAINER = "/sbin/docker-init"

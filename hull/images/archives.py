@@ -48,10 +48,10 @@ from hull.images.service import ImageService, LayerBlob
 from hull.metadata import ImageRecord
 from hull.oci import media_types as mt
 from hull.oci.digest import Digest, digest_bytes
+from hull.oci.image_config import ImageConfig
 from hull.oci.image_spec import (
     MAX_MANIFEST_SIZE,
     Descriptor,
-    ImageConfig,
     Index,
     Manifest,
     Platform,

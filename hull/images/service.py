@@ -41,7 +41,8 @@ from hull.images.streams import BlobSink, Hasher, Prefixed, Tee, as_stream
 from hull.metadata import Database, ImageLayer, ImageRecord
 from hull.oci import media_types as mt
 from hull.oci.digest import Digest, Digester
-from hull.oci.image_spec import Descriptor, ImageConfig, Manifest, chain_ids
+from hull.oci.image_config import ImageConfig, chain_ids
+from hull.oci.image_spec import Descriptor, Manifest
 from hull.snapshots import Kind, Mount, Snapshotter, compute_chain_id, create_snapshotter
 
 CHUNK = 1 << 20

@@ -1,8 +1,9 @@
 """OCI image-spec objects (and Docker's schema 2 variants) as typed values.
 
-Owns: ``Descriptor``, ``Platform``, ``Manifest``, ``Index`` and
-``ImageConfig`` (with ``ContainerConfig``, ``HealthConfig``, ``RootFS``,
-``History``); parsing with validation, canonical serialisation, chain IDs.
+Owns: ``Descriptor``, ``Platform``, ``Manifest`` and ``Index``; parsing with
+validation and canonical serialisation. The image configuration is in
+:mod:`hull.oci.image_config`, the JSON plumbing both use in
+:mod:`hull.oci.jsondoc`.
 
 Parsing (``from_json`` on a decoded object, ``from_bytes`` on raw bytes)
 validates once at the edge: a wrong type, a missing required field, an
@@ -23,15 +24,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os as _os
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from hull.errors import InvalidArgument
 from hull.oci import media_types as mt
 from hull.oci.digest import Digest, digest_bytes
+from hull.oci.jsondoc import Reader, canonical_json, decode, put, sorted_map
 
 # distribution refuses manifests above 4 MiB (registry/handlers/manifests.go).
 MAX_MANIFEST_SIZE = 4 * 1024 * 1024
@@ -42,181 +42,6 @@ SCHEMA1_MESSAGE = (
     " image format or as Docker Image manifest v2, schema 2"
     " (https://docs.docker.com/go/deprecated-image-specs/)"
 )
-
-
-# -- JSON helpers -----------------------------------------------------------------
-
-
-def canonical_json(obj: Any) -> bytes:
-    """Compact JSON as Go's ``json.Marshal`` writes it (``<``, ``>``, ``&`` escaped)."""
-    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    # These characters can only occur inside string literals, so a plain
-    # replace is exact; Go escapes them (HTML safety) and so do we, to match.
-    text = (
-        text.replace("&", "\\u0026")
-        .replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )
-    return text.encode("utf-8")
-
-
-def _decode(data: bytes | bytearray | memoryview | str, doc: str) -> Any:
-    try:
-        text = data if isinstance(data, str) else bytes(data).decode("utf-8")
-        return json.loads(text)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidArgument(f"{doc}: invalid JSON: {exc}") from exc
-
-
-class _R:
-    """Typed access to one JSON object, with its path for error messages."""
-
-    __slots__ = ("d", "doc", "path")
-
-    def __init__(self, d: Any, doc: str, path: str) -> None:
-        if not isinstance(d, dict):
-            raise InvalidArgument(f"{doc}: {path or 'document'}: expected an object")
-        self.d: dict[str, Any] = d
-        self.doc = doc
-        self.path = path
-
-    def p(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def fail(self, key: str, what: str) -> InvalidArgument:
-        return InvalidArgument(f"{self.doc}: {self.p(key)}: {what}")
-
-    def has(self, key: str) -> bool:
-        return self.d.get(key) is not None
-
-    def text(self, key: str, default: str = "") -> str:
-        v = self.d.get(key)
-        if v is None:
-            return default
-        if not isinstance(v, str):
-            raise self.fail(key, "expected a string")
-        return v
-
-    def req_text(self, key: str) -> str:
-        v = self.d.get(key)
-        if v is None:
-            raise self.fail(key, "required field is missing")
-        if not isinstance(v, str):
-            raise self.fail(key, "expected a string")
-        return v
-
-    def opt_text(self, key: str) -> str | None:
-        v = self.d.get(key)
-        if v is not None and not isinstance(v, str):
-            raise self.fail(key, "expected a string")
-        return v
-
-    def integer(self, key: str, default: int | None = None) -> int:
-        v = self.d.get(key)
-        if v is None:
-            if default is None:
-                raise self.fail(key, "required field is missing")
-            return default
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise self.fail(key, "expected an integer")
-        return v
-
-    def size(self, key: str) -> int:
-        v = self.integer(key)
-        if v < 0:
-            raise self.fail(key, "expected a non-negative integer")
-        return v
-
-    def flag(self, key: str) -> bool:
-        v = self.d.get(key)
-        if v is None:
-            return False
-        if not isinstance(v, bool):
-            raise self.fail(key, "expected true or false")
-        return v
-
-    def digest(self, key: str) -> Digest:
-        v = self.req_text(key)
-        try:
-            return Digest.parse(v)
-        except InvalidArgument as exc:
-            raise self.fail(key, exc.message) from exc
-
-    def texts(self, key: str) -> tuple[str, ...] | None:
-        v = self.d.get(key)
-        if v is None:
-            return None
-        if not isinstance(v, list):
-            raise self.fail(key, "expected an array of strings")
-        for i, s in enumerate(v):
-            if not isinstance(s, str):
-                raise self.fail(f"{key}[{i}]", "expected a string")
-        return tuple(v)
-
-    def text_map(self, key: str) -> dict[str, str]:
-        v = self.d.get(key)
-        if v is None:
-            return {}
-        if not isinstance(v, dict):
-            raise self.fail(key, "expected an object of strings")
-        for k, s in v.items():
-            if not isinstance(s, str):
-                raise self.fail(f"{key}.{k}", "expected a string")
-        return dict(v)
-
-    def key_set(self, key: str) -> tuple[str, ...]:
-        """A Go ``map[string]struct{}`` (ExposedPorts, Volumes): its keys, sorted."""
-        v = self.d.get(key)
-        if v is None:
-            return ()
-        if not isinstance(v, dict):
-            raise self.fail(key, "expected an object")
-        for k, s in v.items():
-            if s is not None and not isinstance(s, dict):
-                raise self.fail(f"{key}.{k}", "expected an object")
-        return tuple(sorted(v))
-
-    def obj(self, key: str) -> _R | None:
-        v = self.d.get(key)
-        if v is None:
-            return None
-        if not isinstance(v, dict):
-            raise self.fail(key, "expected an object")
-        return _R(v, self.doc, self.p(key))
-
-    def req_obj(self, key: str) -> _R:
-        r = self.obj(key)
-        if r is None:
-            raise self.fail(key, "required field is missing")
-        return r
-
-    def objs(self, key: str, required: bool = False) -> list[_R]:
-        v = self.d.get(key)
-        if v is None:
-            if required:
-                raise self.fail(key, "required field is missing")
-            return []
-        if not isinstance(v, list):
-            raise self.fail(key, "expected an array of objects")
-        out = []
-        for i, item in enumerate(v):
-            if not isinstance(item, dict):
-                raise self.fail(f"{key}[{i}]", "expected an object")
-            out.append(_R(item, self.doc, f"{self.p(key)}[{i}]"))
-        return out
-
-
-def _put(out: dict[str, Any], key: str, value: Any) -> None:
-    """Set ``key`` unless ``value`` is empty (Go's ``omitempty``)."""
-    if not value:  # None, "", 0, False, [], {}
-        return
-    out[key] = value
-
-
-def _sorted_map(m: dict[str, str]) -> dict[str, str]:
-    return {k: m[k] for k in sorted(m)}
 
 
 # -- Platform and Descriptor --------------------------------------------------------
@@ -247,10 +72,10 @@ class Platform:
     @classmethod
     def from_json(cls, obj: Any, *, doc: str = "platform", path: str = "") -> Platform:
         """Parse a platform object; ``architecture`` and ``os`` are required."""
-        return cls._from(_R(obj, doc, path))
+        return cls._from(Reader(obj, doc, path))
 
     @classmethod
-    def _from(cls, r: _R) -> Platform:
+    def _from(cls, r: Reader) -> Platform:
         return cls(
             architecture=r.req_text("architecture"),
             os=r.req_text("os"),
@@ -262,9 +87,9 @@ class Platform:
     def to_json(self) -> dict[str, Any]:
         """The spec's JSON object."""
         out: dict[str, Any] = {"architecture": self.architecture, "os": self.os}
-        _put(out, "os.version", self.os_version)
-        _put(out, "os.features", list(self.os_features))
-        _put(out, "variant", self.variant)
+        put(out, "os.version", self.os_version)
+        put(out, "os.features", list(self.os_features))
+        put(out, "variant", self.variant)
         return out
 
     @classmethod
@@ -335,10 +160,10 @@ class Descriptor:
     @classmethod
     def from_json(cls, obj: Any, *, doc: str = "descriptor", path: str = "") -> Descriptor:
         """Parse a descriptor; ``mediaType``, ``digest`` and ``size`` are required."""
-        return cls._from(_R(obj, doc, path))
+        return cls._from(Reader(obj, doc, path))
 
     @classmethod
-    def _from(cls, r: _R) -> Descriptor:
+    def _from(cls, r: Reader) -> Descriptor:
         media_type = r.req_text("mediaType")
         digest = r.digest("digest")
         size = r.size("size")
@@ -370,13 +195,13 @@ class Descriptor:
             "digest": str(self.digest),
             "size": self.size,
         }
-        _put(out, "urls", list(self.urls))
-        _put(out, "annotations", _sorted_map(self.annotations))
+        put(out, "urls", list(self.urls))
+        put(out, "annotations", sorted_map(self.annotations))
         if self.data is not None:
             out["data"] = base64.b64encode(self.data).decode("ascii")
         if self.platform is not None:
             out["platform"] = self.platform.to_json()
-        _put(out, "artifactType", self.artifact_type)
+        put(out, "artifactType", self.artifact_type)
         return out
 
 
@@ -391,7 +216,7 @@ def _check_size(data: bytes | bytearray | memoryview | str, doc: str) -> None:
         )
 
 
-def _check_schema(r: _R, expected: frozenset[str], kind: str) -> str | None:
+def _check_schema(r: Reader, expected: frozenset[str], kind: str) -> str | None:
     """Refuse schema 1 and other media types; return ``mediaType`` (may be absent)."""
     media_type = r.opt_text("mediaType")
     if media_type is not None and mt.is_schema1(media_type):
@@ -424,7 +249,7 @@ class Manifest:
     @classmethod
     def from_json(cls, obj: Any) -> Manifest:
         """Parse a decoded manifest; see the module docstring for what is checked."""
-        r = _R(obj, "image manifest", "")
+        r = Reader(obj, "image manifest", "")
         media_type = _check_schema(r, mt.MANIFEST_TYPES, "image manifest")
         if r.has("manifests") and not r.has("config"):
             raise r.fail("manifests", "this is an image index, not a manifest")
@@ -442,18 +267,18 @@ class Manifest:
     def from_bytes(cls, data: bytes | bytearray | memoryview | str) -> Manifest:
         """Parse raw manifest bytes (refused above ``MAX_MANIFEST_SIZE``)."""
         _check_size(data, "image manifest")
-        return cls.from_json(_decode(data, "image manifest"))
+        return cls.from_json(decode(data, "image manifest"))
 
     def to_json(self) -> dict[str, Any]:
         """The spec's JSON object."""
         out: dict[str, Any] = {"schemaVersion": self.schema_version}
-        _put(out, "mediaType", self.media_type)
-        _put(out, "artifactType", self.artifact_type)
+        put(out, "mediaType", self.media_type)
+        put(out, "artifactType", self.artifact_type)
         out["config"] = self.config.to_json()
         out["layers"] = [d.to_json() for d in self.layers]
         if self.subject is not None:
             out["subject"] = self.subject.to_json()
-        _put(out, "annotations", _sorted_map(self.annotations))
+        put(out, "annotations", sorted_map(self.annotations))
         return out
 
     def to_bytes(self) -> bytes:
@@ -489,7 +314,7 @@ class Index:
     @classmethod
     def from_json(cls, obj: Any) -> Index:
         """Parse a decoded index or manifest list."""
-        r = _R(obj, "image index", "")
+        r = Reader(obj, "image index", "")
         media_type = _check_schema(r, mt.INDEX_TYPES, "image index")
         subject_r = r.obj("subject")
         return cls(
@@ -504,17 +329,17 @@ class Index:
     def from_bytes(cls, data: bytes | bytearray | memoryview | str) -> Index:
         """Parse raw index bytes (refused above ``MAX_MANIFEST_SIZE``)."""
         _check_size(data, "image index")
-        return cls.from_json(_decode(data, "image index"))
+        return cls.from_json(decode(data, "image index"))
 
     def to_json(self) -> dict[str, Any]:
         """The spec's JSON object."""
         out: dict[str, Any] = {"schemaVersion": self.schema_version}
-        _put(out, "mediaType", self.media_type)
-        _put(out, "artifactType", self.artifact_type)
+        put(out, "mediaType", self.media_type)
+        put(out, "artifactType", self.artifact_type)
         out["manifests"] = [d.to_json() for d in self.manifests]
         if self.subject is not None:
             out["subject"] = self.subject.to_json()
-        _put(out, "annotations", _sorted_map(self.annotations))
+        put(out, "annotations", sorted_map(self.annotations))
         return out
 
     def to_bytes(self) -> bytes:
@@ -538,7 +363,7 @@ def parse_manifest_or_index(
         media_type = media_type.split(";", 1)[0].strip()
         if mt.is_schema1(media_type):
             raise InvalidArgument(f"image manifest: {SCHEMA1_MESSAGE}")
-    obj = _decode(data, "image manifest")
+    obj = decode(data, "image manifest")
     if not isinstance(obj, dict):
         raise InvalidArgument("image manifest: document: expected an object")
     inner = obj.get("mediaType")
@@ -562,273 +387,13 @@ def parse_manifest_or_index(
     raise InvalidArgument(f"image manifest: unsupported media type '{kind}'")
 
 
-# -- Image configuration -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HealthConfig:
-    """Docker's ``Healthcheck`` extension; durations are in nanoseconds."""
-
-    test: tuple[str, ...] | None = None
-    interval: int = 0
-    timeout: int = 0
-    start_period: int = 0
-    start_interval: int = 0
-    retries: int = 0
-
-    @classmethod
-    def _from(cls, r: _R) -> HealthConfig:
-        return cls(
-            test=r.texts("Test"),
-            interval=r.integer("Interval", 0),
-            timeout=r.integer("Timeout", 0),
-            start_period=r.integer("StartPeriod", 0),
-            start_interval=r.integer("StartInterval", 0),
-            retries=r.integer("Retries", 0),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """Docker's JSON object."""
-        out: dict[str, Any] = {}
-        if self.test is not None:
-            out["Test"] = list(self.test)
-        _put(out, "Interval", self.interval)
-        _put(out, "Timeout", self.timeout)
-        _put(out, "StartPeriod", self.start_period)
-        _put(out, "StartInterval", self.start_interval)
-        _put(out, "Retries", self.retries)
-        return out
-
-
-@dataclass(frozen=True)
-class ContainerConfig:
-    """The ``config`` of an image configuration: defaults for its containers.
-
-    List fields are ``None`` when absent; Docker tells ``null`` from ``[]``
-    (``ENTRYPOINT []`` clears the entrypoint), so both survive a round trip.
-    """
-
-    user: str = ""
-    exposed_ports: tuple[str, ...] = ()
-    env: tuple[str, ...] | None = None
-    entrypoint: tuple[str, ...] | None = None
-    cmd: tuple[str, ...] | None = None
-    volumes: tuple[str, ...] = ()
-    working_dir: str = ""
-    labels: dict[str, str] = field(default_factory=dict)
-    stop_signal: str = ""
-    args_escaped: bool = False
-    healthcheck: HealthConfig | None = None
-    on_build: tuple[str, ...] | None = None
-    shell: tuple[str, ...] | None = None
-
-    @classmethod
-    def _from(cls, r: _R) -> ContainerConfig:
-        health_r = r.obj("Healthcheck")
-        return cls(
-            user=r.text("User"),
-            exposed_ports=r.key_set("ExposedPorts"),
-            env=r.texts("Env"),
-            entrypoint=r.texts("Entrypoint"),
-            cmd=r.texts("Cmd"),
-            volumes=r.key_set("Volumes"),
-            working_dir=r.text("WorkingDir"),
-            labels=r.text_map("Labels"),
-            stop_signal=r.text("StopSignal"),
-            args_escaped=r.flag("ArgsEscaped"),
-            healthcheck=HealthConfig._from(health_r) if health_r else None,
-            on_build=r.texts("OnBuild"),
-            shell=r.texts("Shell"),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """The spec's JSON object (with Docker's extensions after the OCI fields)."""
-        out: dict[str, Any] = {}
-        _put(out, "User", self.user)
-        _put(out, "ExposedPorts", {p: {} for p in sorted(self.exposed_ports)})
-        for key, value in (
-            ("Env", self.env),
-            ("Entrypoint", self.entrypoint),
-            ("Cmd", self.cmd),
-        ):
-            if value is not None:
-                out[key] = list(value)
-        _put(out, "Volumes", {v: {} for v in sorted(self.volumes)})
-        _put(out, "WorkingDir", self.working_dir)
-        _put(out, "Labels", _sorted_map(self.labels))
-        _put(out, "StopSignal", self.stop_signal)
-        _put(out, "ArgsEscaped", self.args_escaped)
-        if self.healthcheck is not None:
-            out["Healthcheck"] = self.healthcheck.to_json()
-        if self.on_build is not None:
-            out["OnBuild"] = list(self.on_build)
-        if self.shell is not None:
-            out["Shell"] = list(self.shell)
-        return out
-
-
-@dataclass(frozen=True)
-class RootFS:
-    """The layers of an image by uncompressed digest (``diff_ids``), bottom first."""
-
-    diff_ids: tuple[Digest, ...] = ()
-    type: str = "layers"
-
-    @classmethod
-    def _from(cls, r: _R) -> RootFS:
-        type_ = r.req_text("type")
-        if type_ != "layers":
-            raise r.fail("type", f"expected 'layers', not '{type_}'")
-        raw = r.texts("diff_ids")
-        if raw is None:
-            raise r.fail("diff_ids", "required field is missing")
-        ids = []
-        for i, s in enumerate(raw):
-            try:
-                ids.append(Digest.parse(s))
-            except InvalidArgument as exc:
-                raise r.fail(f"diff_ids[{i}]", exc.message) from exc
-        return cls(diff_ids=tuple(ids), type=type_)
-
-    def to_json(self) -> dict[str, Any]:
-        """The spec's JSON object."""
-        return {"type": self.type, "diff_ids": [str(d) for d in self.diff_ids]}
-
-
-@dataclass(frozen=True)
-class History:
-    """One build step; ``empty_layer`` steps added no entry to ``diff_ids``."""
-
-    created: str | None = None
-    created_by: str = ""
-    author: str = ""
-    comment: str = ""
-    empty_layer: bool = False
-
-    @classmethod
-    def _from(cls, r: _R) -> History:
-        return cls(
-            created=r.opt_text("created"),
-            created_by=r.text("created_by"),
-            author=r.text("author"),
-            comment=r.text("comment"),
-            empty_layer=r.flag("empty_layer"),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """The spec's JSON object."""
-        out: dict[str, Any] = {}
-        _put(out, "created", self.created)
-        _put(out, "created_by", self.created_by)
-        _put(out, "author", self.author)
-        _put(out, "comment", self.comment)
-        _put(out, "empty_layer", self.empty_layer)
-        return out
-
-
-@dataclass(frozen=True)
-class ImageConfig:
-    """An image configuration: platform, container defaults, layers, history.
-
-    Docker's image ID is the digest of the configuration's bytes.
-    """
-
-    architecture: str
-    os: str
-    rootfs: RootFS
-    config: ContainerConfig = field(default_factory=ContainerConfig)
-    created: str | None = None
-    author: str = ""
-    os_version: str = ""
-    os_features: tuple[str, ...] = ()
-    variant: str = ""
-    history: tuple[History, ...] = ()
-
-    @classmethod
-    def from_json(cls, obj: Any) -> ImageConfig:
-        """Parse a decoded image configuration."""
-        r = _R(obj, "image config", "")
-        config_r = r.obj("config")
-        return cls(
-            architecture=r.req_text("architecture"),
-            os=r.req_text("os"),
-            rootfs=RootFS._from(r.req_obj("rootfs")),
-            config=ContainerConfig._from(config_r) if config_r else ContainerConfig(),
-            created=r.opt_text("created"),
-            author=r.text("author"),
-            os_version=r.text("os.version"),
-            os_features=r.texts("os.features") or (),
-            variant=r.text("variant"),
-            history=tuple(History._from(h) for h in r.objs("history")),
-        )
-
-    @classmethod
-    def from_bytes(cls, data: bytes | bytearray | memoryview | str) -> ImageConfig:
-        """Parse raw configuration bytes."""
-        return cls.from_json(_decode(data, "image config"))
-
-    def to_json(self) -> dict[str, Any]:
-        """The spec's JSON object, in the order of the image-spec's Go struct."""
-        out: dict[str, Any] = {}
-        _put(out, "created", self.created)
-        _put(out, "author", self.author)
-        out["architecture"] = self.architecture
-        out["os"] = self.os
-        _put(out, "os.version", self.os_version)
-        _put(out, "os.features", list(self.os_features))
-        _put(out, "variant", self.variant)
-        out["config"] = self.config.to_json()
-        out["rootfs"] = self.rootfs.to_json()
-        _put(out, "history", [h.to_json() for h in self.history])
-        return out
-
-    def to_bytes(self) -> bytes:
-        """Canonical serialisation (what ``digest()`` hashes)."""
-        return canonical_json(self.to_json())
-
-    def digest(self) -> Digest:
-        """The digest of ``to_bytes()``: the image ID of this configuration."""
-        return digest_bytes(self.to_bytes())
-
-    def platform(self) -> Platform:
-        """The platform this image is for."""
-        return Platform(self.architecture, self.os, self.os_version, self.os_features, self.variant)
-
-    def chain_ids(self) -> list[Digest]:
-        """The chain IDs of ``rootfs.diff_ids`` (snapshot keys), bottom first."""
-        return chain_ids(self.rootfs.diff_ids)
-
-
-def image_id(config_bytes: bytes | bytearray | memoryview) -> Digest:
-    """Docker's image ID: the digest of the configuration blob as stored."""
-    return digest_bytes(config_bytes)
-
-
-def chain_ids(diff_ids: Iterable[Digest]) -> list[Digest]:
-    """ChainID(L0) = DiffID(L0); ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln))."""
-    out: list[Digest] = []
-    for diff_id in diff_ids:
-        if not out:
-            out.append(diff_id)
-        else:
-            out.append(digest_bytes(f"{out[-1]} {diff_id}".encode("ascii")))
-    return out
-
-
 __all__ = [
     "MAX_MANIFEST_SIZE",
     "SCHEMA1_MESSAGE",
-    "ContainerConfig",
     "Descriptor",
-    "HealthConfig",
-    "History",
-    "ImageConfig",
     "Index",
     "Manifest",
     "Platform",
-    "RootFS",
     "canonical_json",
-    "chain_ids",
-    "image_id",
     "parse_manifest_or_index",
 ]

@@ -25,7 +25,7 @@ from hull.build.builder import BuildCancelled
 from hull.build.runner import RunFailed
 from hull.errors import HullError, InvalidArgument, NotFound
 from hull.images import ImageService, bootstrap_busybox
-from hull.oci.image_spec import ImageConfig
+from hull.oci.image_config import ImageConfig
 from hull.snapshots import Kind
 from tests.conftest import hull_runtime_path, requires_root
 from tests.unit.api.test_containers_routes import unmount_under

@@ -21,7 +21,7 @@ import pytest
 
 from hull.engine.config import ContainerConfig, HostConfig, with_create_defaults
 from hull.engine.spec import generate_spec
-from hull.oci.image_spec import ContainerConfig as ImageCC
+from hull.oci.image_config import ContainerConfig as ImageCC
 from hull.runtime.cgroups import host_layout
 from tests.conftest import hull_runtime_path, make_busybox_rootfs, requires_root, unique_id
 

@@ -19,8 +19,8 @@ from hull.engine.config import (
     with_create_defaults,
 )
 from hull.errors import InvalidArgument
-from hull.oci.image_spec import ContainerConfig as ImageCC
-from hull.oci.image_spec import HealthConfig as ImageHealth
+from hull.oci.image_config import ContainerConfig as ImageCC
+from hull.oci.image_config import HealthConfig as ImageHealth
 
 # -- parsing ----------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import pytest
 from hull.engine import spec as sg
 from hull.engine.config import ContainerConfig, HostConfig, with_create_defaults
 from hull.errors import FailedPrecondition, InvalidArgument
-from hull.oci.image_spec import ContainerConfig as ImageCC
+from hull.oci.image_config import ContainerConfig as ImageCC
 from hull.oci.runtime_spec import Spec
 
 

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[3]
 CHILD = r"""
 import io, os, sys, tarfile
 from hull.images import ImageService
-from hull.oci.image_spec import ImageConfig, RootFS
+from hull.oci.image_config import ImageConfig, RootFS
 svc = ImageService(sys.argv[1], snapshotter="vfs", durable=False)
 n = 0
 while True:

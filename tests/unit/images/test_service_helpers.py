@@ -8,7 +8,7 @@ import tarfile
 from collections.abc import Iterable
 
 from hull.images import ImageRecord, ImageService
-from hull.oci.image_spec import ContainerConfig, History, ImageConfig, RootFS
+from hull.oci.image_config import ContainerConfig, History, ImageConfig, RootFS
 
 
 def layer_tar(files: dict[str, bytes]) -> bytes:

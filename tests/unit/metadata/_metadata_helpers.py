@@ -6,7 +6,7 @@ import json
 
 from hull.metadata import ImageLayer, ImageRecord
 from hull.oci.digest import Digest, digest_bytes
-from hull.oci.image_spec import chain_ids
+from hull.oci.image_config import chain_ids
 
 
 def make_image(seed: str, n_layers: int = 2, **kw: object) -> ImageRecord:

@@ -6,20 +6,22 @@ import pytest
 from hull.errors import InvalidArgument
 from hull.oci import media_types as mt
 from hull.oci.digest import Digest, digest_bytes
-from hull.oci.image_spec import (
-    MAX_MANIFEST_SIZE,
+from hull.oci.image_config import (
     ContainerConfig,
-    Descriptor,
     HealthConfig,
     History,
     ImageConfig,
+    RootFS,
+    chain_ids,
+    image_id,
+)
+from hull.oci.image_spec import (
+    MAX_MANIFEST_SIZE,
+    Descriptor,
     Index,
     Manifest,
     Platform,
-    RootFS,
     canonical_json,
-    chain_ids,
-    image_id,
     parse_manifest_or_index,
 )
 
