@@ -13,27 +13,25 @@ holds the pieces it composes, each a function of explicit inputs:
   start, by :mod:`hull.engine.networking`);
 * the **log configuration** (``json-file`` with ``max-size``/``max-file``,
   or ``none``), checked at create as dockerd does;
-* **signals** by name or number, the container's **State** document, and
-  **commit**'s ``--change`` instructions;
+* **signals** by name or number and the container's **State** document;
 * the **operations** on an existing container that the
   :class:`~hull.engine.engine.Engine` binds as its methods: exec, logs,
-  attach, top, stats, changes (diff), export, commit and prune.
+  attach, top, stats and prune (export, diff and commit are in
+  :mod:`hull.engine.filesystem`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shlex
 import signal as _signal
 import socket
 import subprocess
-import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from hull import metadata as md
 from hull.engine import inspect as shapes
@@ -49,7 +47,6 @@ from hull.engine.mounts import (
 from hull.engine.names import new_id
 from hull.engine.spec import (
     all_capabilities,
-    command_args,
     resolve_user,
 )
 from hull.errors import (
@@ -63,8 +60,6 @@ from hull.errors import (
 )
 from hull.metadata import ContainerRecord
 from hull.network import files as netfiles
-from hull.oci.digest import Digest
-from hull.oci.media_types import OCI_LAYER_GZIP
 
 if TYPE_CHECKING:
     from hull.engine.engine import Engine
@@ -215,65 +210,6 @@ def write_network_files(cdir: Path, cfg: ContainerConfig, host: HostConfig) -> N
         )  # fmt: skip
     netfiles.write_atomic(cdir / "hosts", hosts, durable=False)
     netfiles.write_atomic(cdir / "resolv.conf", resolv, durable=False)
-
-
-# -- commit --changes ---------------------------------------------------------------
-
-
-def _words(rest: str) -> list[str]:
-    rest = rest.strip()
-    if rest.startswith("["):
-        try:
-            v = json.loads(rest)
-        except ValueError:
-            v = None
-        if isinstance(v, list) and all(isinstance(x, str) for x in v):
-            return v
-    return ["/bin/sh", "-c", rest]
-
-
-def _pairs(rest: str) -> list[tuple[str, str]]:
-    words = shlex.split(rest)
-    if len(words) >= 2 and "=" not in words[0]:
-        return [(words[0], rest.strip().split(None, 1)[1])]
-    out = []
-    for w in words:
-        k, eq, v = w.partition("=")
-        if not eq:
-            raise InvalidArgument(f"{rest}: needs key=value")
-        out.append((k, v))
-    return out
-
-
-def apply_changes(config: dict[str, Any], changes: list[str]) -> dict[str, Any]:
-    """Apply ``docker commit --change`` Dockerfile instructions to an image ``config``."""
-    out = dict(config)
-    for line in changes:
-        instr, _, rest = line.strip().partition(" ")
-        op = instr.upper()
-        if op == "CMD":
-            out["Cmd"] = _words(rest)
-        elif op == "ENTRYPOINT":
-            out["Entrypoint"] = _words(rest)
-        elif op == "ENV":
-            env = list(out.get("Env") or [])
-            for k, v in _pairs(rest):
-                env = [e for e in env if e.split("=", 1)[0] != k] + [f"{k}={v}"]
-            out["Env"] = env
-        elif op == "LABEL":
-            out["Labels"] = {**(out.get("Labels") or {}), **dict(_pairs(rest))}
-        elif op in ("USER", "WORKDIR", "STOPSIGNAL"):
-            key = {"USER": "User", "WORKDIR": "WorkingDir", "STOPSIGNAL": "StopSignal"}[op]
-            out[key] = rest.strip()
-        elif op in ("EXPOSE", "VOLUME"):
-            key = "ExposedPorts" if op == "EXPOSE" else "Volumes"
-            items = _words(rest) if rest.strip().startswith("[") else rest.split()
-            if op == "EXPOSE":
-                items = [i if "/" in i else i + "/tcp" for i in items]
-            out[key] = {**(out.get(key) or {}), **{i: {} for i in items}}
-        else:
-            raise InvalidArgument(f"{instr} is not a valid change command")
-    return out
 
 
 # -- operations on a container (bound as Engine methods) ------------------------------
@@ -498,131 +434,6 @@ def stats_stream(engine: Engine, ref: str, interval: float = 1.0) -> Iterator[di
     return gen()
 
 
-@contextlib.contextmanager
-def _rootfs(engine: Engine, rec: ContainerRecord) -> Iterator[Path]:
-    """The container's root filesystem, mounted (temporarily if it is not running)."""
-    mounted = engine.bundle_dir(rec.id) / "rootfs"
-    if os.path.ismount(mounted):
-        yield mounted
-        return
-    tmp = Path(tempfile.mkdtemp(prefix="rootfs-", dir=engine.exec_root))
-    try:
-        engine.images.snapshots.mount(rec.snapshot_key or rec.id, tmp)
-        try:
-            yield tmp
-        finally:
-            engine.images.snapshots.unmount(tmp)
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.rmdir()
-
-
-def export(engine: Engine, ref: str, out: BinaryIO) -> None:
-    """A tar of the container's root filesystem."""
-    from hull.archive import diff_dir
-
-    rec = engine.find(ref)
-    with engine._lock, _rootfs(engine, rec) as root:
-        diff_dir(root, out, format="none")
-    engine.publish("export", rec)
-
-
-def changes(engine: Engine, ref: str) -> list[dict[str, Any]]:
-    """Docker's ``diff``: {Path, Kind} with Kind 0 modified, 1 added, 2 deleted."""
-    import tarfile
-
-    rec = engine.find(ref)
-    image = engine.images.get(Digest.parse(rec.image_id))
-    parent = image.layers[-1].chain_id if image.layers else None
-    with tempfile.TemporaryFile(dir=engine.data_root) as f:
-        engine.images.snapshots.diff(rec.snapshot_key or rec.id, f)
-        f.seek(0)
-        with tarfile.open(fileobj=f, mode="r:") as tar:
-            names = [m.name for m in tar]
-    key = f"{rec.id[:12]}-diff-{new_id()[:8]}"
-    tmp = Path(tempfile.mkdtemp(prefix="lower-", dir=engine.exec_root))
-    try:
-        engine.images.snapshots.view(key, parent)
-        engine.images.snapshots.mount(key, tmp)
-        try:
-            return shapes.classify_changes(names, lambda p: os.path.lexists(f"{tmp}{p}"))
-        finally:
-            engine.images.snapshots.unmount(tmp)
-    finally:
-        with contextlib.suppress(NotFound, Conflict):
-            engine.images.snapshots.remove(key)
-        with contextlib.suppress(OSError):
-            tmp.rmdir()
-
-
-_IMAGE_CONFIG_KEYS = ("Hostname", "Domainname", "User", "AttachStdin", "AttachStdout",
-                      "AttachStderr", "ExposedPorts", "Tty", "OpenStdin", "StdinOnce", "Env",
-                      "Cmd", "Healthcheck", "ArgsEscaped", "Image", "Volumes", "WorkingDir",
-                      "Entrypoint", "OnBuild", "Labels", "StopSignal", "StopTimeout",
-                      "Shell")  # fmt: skip
-
-
-def commit(
-    engine: Engine, ref: str, repo: str | None = None, tag: str | None = None,
-    comment: str = "", author: str = "", changes: Sequence[str] = (), pause: bool = True,
-    config: Mapping[str, Any] | None = None,
-) -> str:  # fmt: skip
-    """A new image: the container's image plus a layer of its changes; the image ID."""
-    from hull.images.inspect import format_time
-    from hull.images.service import LayerBlob
-
-    rec = engine.find(ref)
-    paused_here = False
-    if pause and _running(rec) and not rec.state.get("Paused"):
-        engine.pause(rec.id)
-        paused_here = True
-    try:
-        with tempfile.TemporaryFile(dir=engine.data_root) as f:
-            engine.images.snapshots.diff(rec.snapshot_key or rec.id, f)
-            f.seek(0)
-            blob = engine.images.add_layer(f, compress=True)
-    finally:
-        if paused_here:
-            with contextlib.suppress(HullError):
-                engine.unpause(rec.id)
-    image = engine.images.get(Digest.parse(rec.image_id))
-    base = json.loads(image.config)
-    cfg = {k: rec.config[k] for k in _IMAGE_CONFIG_KEYS if k in rec.config}
-    cfg.update(config or {})
-    cfg = apply_changes(cfg, list(changes))
-    now = format_time(time.time())
-    step = {
-        "created": now,
-        "created_by": " ".join(command_args(ContainerConfig.from_json(rec.config))),
-    }
-    step.update({k: v for k, v in (("author", author), ("comment", comment)) if v})
-    new_config = {k: v for k, v in base.items() if k not in ("container_config", "container")}
-    new_config.update({
-        "config": cfg, "container": rec.id, "created": now,
-        "history": [*(base.get("history") or []), step],
-        "rootfs": {"type": "layers",
-                   "diff_ids": [*base.get("rootfs", {}).get("diff_ids", []), str(blob.diff_id)]},
-    })  # fmt: skip
-    if author:
-        new_config["author"] = author
-    layers = []
-    for lyr in image.layers:
-        if lyr.digest is None:
-            raise NotFound(f"image {image.id}: layer {lyr.diff_id} has no blob to commit on")
-        layers.append(LayerBlob(lyr.digest, lyr.diff_id, lyr.size,
-                                lyr.media_type or OCI_LAYER_GZIP, lyr.diff_size))  # fmt: skip
-    tags = [f"{repo}:{tag or 'latest'}"] if repo else []
-    new = engine.images.create_image(
-        json.dumps(new_config, separators=(",", ":")).encode(),
-        [*layers, blob],
-        tags=tags,
-        parent=image.id,
-    )
-    engine.publish("commit", rec, comment=comment, imageID=str(new.id),
-                   imageRef=tags[0] if tags else "")  # fmt: skip
-    return str(new.id)
-
-
 def prune(engine: Engine, filters: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
     """Remove stopped containers matching ``until`` / ``label`` filters."""
     deleted: list[str] = []
@@ -641,17 +452,13 @@ def prune(engine: Engine, filters: Mapping[str, list[str]] | None = None) -> dic
 __all__ = [
     "ZERO_TIME",
     "AlreadyInState",
-    "apply_changes",
     "attach",
-    "changes",
     "check_network_mode",
-    "commit",
     "default_hostname",
     "exec_create",
     "exec_inspect",
     "exec_resize",
     "exec_start",
-    "export",
     "log_options",
     "logs",
     "make_mounts",

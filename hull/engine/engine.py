@@ -43,6 +43,7 @@ from typing import Any
 from hull import errors
 from hull import metadata as md
 from hull.engine import containers as ct
+from hull.engine import filesystem as fs
 from hull.engine import inspect as shapes
 from hull.engine import networking as nw
 from hull.engine import networks as nws
@@ -588,9 +589,9 @@ class Engine:
     top = ct.top
     stats = ct.stats
     stats_stream = ct.stats_stream
-    changes = ct.changes
-    export = ct.export
-    commit = ct.commit
+    changes = fs.changes
+    export = fs.export
+    commit = fs.commit
     prune = ct.prune
 
     # -- networks (in networks.py) ---------------------------------------------------

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from hull.engine import containers as ct
+from hull.engine import filesystem as fs
 from hull.errors import InvalidArgument, NotFound
 from hull.runtime.rootfs import secure_join
 
@@ -127,7 +127,7 @@ def header_value(doc: dict[str, Any]) -> str:
 @contextlib.contextmanager
 def _root_of(eng: Engine, ref: str) -> Iterator[Path]:
     rec = eng.find(ref)
-    with eng._lock, ct._rootfs(eng, rec) as root:
+    with eng._lock, fs.mounted_rootfs(eng, rec) as root:
         yield root
 
 
