@@ -46,6 +46,7 @@ from hull.errors import FailedPrecondition, InvalidArgument
 from hull.linux import caps as _caps
 from hull.oci.image_config import ContainerConfig as ImageContainerConfig
 from hull.oci.image_config import ImageConfig
+from hull.runtime.users import resolve_user
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 INIT_PATH_IN_CONTAINER = "/sbin/docker-init"
@@ -124,89 +125,6 @@ def container_env(env: Sequence[str] | None, hostname: str, tty: bool) -> list[s
         else:
             out.append(value)
     return [e for e in out if e]
-
-
-_MAX_ID = 2**31 - 1
-
-
-def _read_db(rootfs: str, name: str) -> list[list[str]]:
-    """Lines of the container's /etc/passwd or /etc/group, split on ":"; [] if absent."""
-    from hull.runtime.rootfs import secure_join
-
-    try:
-        with open(secure_join(rootfs, f"/etc/{name}"), encoding="utf-8", errors="replace") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return []
-    return [ln.split(":") for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
-
-
-def _as_id(text: str) -> int | None:
-    if not text.isdigit():
-        return None
-    n = int(text)
-    if n > _MAX_ID:
-        raise InvalidArgument("uids and gids must be in range 0-2147483647")
-    return n
-
-
-def _lookup_group(groups: list[list[str]], spec: str) -> int:
-    """A group name or gid; a number not in the file stands for itself."""
-    gid = _as_id(spec)
-    for g in groups:
-        if len(g) >= 3 and (g[0] == spec or (gid is not None and g[2] == spec)):
-            found = _as_id(g[2])
-            if found is not None:
-                return found
-    if gid is None:
-        raise InvalidArgument(f"unable to find group {spec}: no matching entries in group file")
-    return gid
-
-
-def resolve_user(
-    rootfs: str, user: str, group_add: Sequence[str] = ()
-) -> tuple[int, int, list[int]]:
-    """(uid, gid, additional gids) for ``user`` in the rootfs (runc's ``GetExecUser``).
-
-    ``user`` is "", "name", "uid", "name:group", "uid:gid" and mixes; a name
-    not in /etc/passwd is refused, a number stands for itself. Without an
-    explicit group, the user's memberships in /etc/group are the additional
-    gids; ``group_add`` (``--group-add``) names or numbers follow them.
-    """
-    user_part, _, group_part = user.partition(":")
-    uid_arg = _as_id(user_part)
-    passwd = _read_db(rootfs, "passwd")
-    uid = gid = 0
-    matched = ""
-    for p in passwd:
-        if len(p) < 4:
-            continue
-        hit = (p[2] == str(uid_arg)) if uid_arg is not None else (
-            p[0] == user_part if user_part else p[2] == "0"
-        )  # fmt: skip
-        pu, pg = _as_id(p[2]), _as_id(p[3])
-        if hit and pu is not None and pg is not None:
-            uid, gid, matched = pu, pg, p[0]
-            break
-    else:
-        if user_part and uid_arg is None:
-            raise InvalidArgument(
-                f"unable to find user {user_part}: no matching entries in passwd file"
-            )
-        if uid_arg is not None:
-            uid = uid_arg
-    groups = _read_db(rootfs, "group") if (group_part or matched or group_add) else []
-    extra: list[int] = []
-    if group_part:
-        gid = _lookup_group(groups, group_part)
-    elif matched:
-        for g in groups:
-            gg = _as_id(g[2]) if len(g) >= 3 else None
-            if gg is not None and len(g) >= 4 and matched in g[3].split(","):
-                extra.append(gg)
-    for spec in group_add:
-        extra.append(_lookup_group(groups, spec))
-    return uid, gid, extra
 
 
 # -- security options and capabilities ---------------------------------------------------
