@@ -48,14 +48,8 @@ from hull.engine import inspect as shapes
 from hull.engine import networking as nw
 from hull.engine import networks as nws
 from hull.engine import supervise as sv
-from hull.engine.config import (
-    ContainerConfig,
-    HostConfig,
-    merge_image_config,
-    parse_create_body,
-    validate,
-    with_create_defaults,
-)
+from hull.engine.config import ContainerConfig, HostConfig, parse_create_body, validate
+from hull.engine.defaults import merge_image_config, with_create_defaults
 from hull.engine.health import HealthChecker
 from hull.engine.monitor.client import MonitorClient, ensure_monitor
 from hull.engine.names import new_id, random_name

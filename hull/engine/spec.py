@@ -26,14 +26,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from hull.engine import seccomp_profile
-from hull.engine.config import (
+from hull.engine.config import ContainerConfig, HostConfig, normalize_capabilities
+from hull.engine.defaults import (
     DEFAULT_READONLY_PATHS,
     DEFAULT_SHM_SIZE,
-    ContainerConfig,
-    HostConfig,
     default_masked_paths,
     merge_image_config,
-    normalize_capabilities,
 )
 from hull.engine.resources import (
     device_entries,

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from hull.engine.config import ContainerConfig, HostConfig, with_create_defaults
+from hull.engine.config import ContainerConfig, HostConfig
+from hull.engine.defaults import with_create_defaults
 from hull.engine.spec import generate_spec
 from hull.oci.image_config import ContainerConfig as ImageCC
 from hull.runtime.cgroups import host_layout

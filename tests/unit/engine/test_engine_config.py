@@ -11,13 +11,12 @@ from hull.engine.config import (
     HostConfig,
     LogConfig,
     RestartPolicy,
-    merge_image_config,
     normalize_capabilities,
     parse_create_body,
     parse_uint_list,
     validate,
-    with_create_defaults,
 )
+from hull.engine.defaults import merge_image_config, with_create_defaults
 from hull.errors import InvalidArgument
 from hull.oci.image_config import ContainerConfig as ImageCC
 from hull.oci.image_config import HealthConfig as ImageHealth

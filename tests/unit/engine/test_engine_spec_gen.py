@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from hull.engine import spec as sg
-from hull.engine.config import ContainerConfig, HostConfig, with_create_defaults
+from hull.engine.config import ContainerConfig, HostConfig
+from hull.engine.defaults import with_create_defaults
 from hull.errors import FailedPrecondition, InvalidArgument
 from hull.oci.image_config import ContainerConfig as ImageCC
 from hull.oci.runtime_spec import Spec
