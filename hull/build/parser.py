@@ -23,12 +23,18 @@ A port of the rules of moby/buildkit ``frontend/dockerfile/parser`` (read at
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hull.build.expand import ExpandError, Lex
+from hull.build.lineparsers import (
+    LINE_PARSERS,
+    LineError,
+    go_ltrim,
+    go_trim,
+    split_command,
+)
 from hull.errors import InvalidArgument
 
 if TYPE_CHECKING:
@@ -116,25 +122,14 @@ class ParseResult:
 
 
 # Go's unicode.IsSpace (str.isspace differs: it includes \x1c-\x1f)
-_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
-_GO_SPACE += "\u2028\u2029\u202f\u205f\u3000"
-_RE_WS = re.compile(r"[\t\v\f\r ]+")
 _RE_HEREDOC = re.compile(r"\A(\d*)<<(-?)\s*([^<]*)\Z")
 _RE_DIRECTIVE = re.compile(r"\A([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*\Z", re.DOTALL)
 _DIRECTIVE_KEYS = ("syntax", "escape", "check")
 _HEREDOC_CMDS = ("add", "copy", "run")
 
 
-def _go_trim(s: str) -> str:
-    return s.strip(_GO_SPACE)
-
-
-def _go_ltrim(s: str) -> str:
-    return s.lstrip(_GO_SPACE)
-
-
 def _is_comment(line: str) -> bool:
-    return _go_ltrim(line).startswith("#")
+    return go_ltrim(line).startswith("#")
 
 
 class _DirectiveParser:
@@ -148,7 +143,7 @@ class _DirectiveParser:
         if not line.startswith("#"):
             self.done = True
             return None
-        m = _RE_DIRECTIVE.match(_go_ltrim(line[1:]))
+        m = _RE_DIRECTIVE.match(go_ltrim(line[1:]))
         if m is None or m.group(1).lower() not in _DIRECTIVE_KEYS:
             self.done = True
             return None
@@ -175,7 +170,7 @@ class _State:
     def process_line(self, raw: str, strip_left: bool) -> tuple[str, bool]:
         line = raw.rstrip("\r\n")
         if strip_left:
-            line = _go_ltrim(line)
+            line = go_ltrim(line)
         found = self.dp.parse_line(line)
         if found is not None:
             key, value = found
@@ -220,7 +215,7 @@ def parse_ast(text: str, filename: str = "Dockerfile") -> ParseResult:
         i += 1
         if _is_comment(raw):
             # BuildKit drops the first byte, not the '#' (matters with indentation)
-            c = _go_trim(raw[1:])
+            c = go_trim(raw[1:])
             if c:
                 comments.append(c)
             else:
@@ -246,7 +241,7 @@ def parse_ast(text: str, filename: str = "Dockerfile") -> ParseResult:
                 raise DockerfileError(str(exc), i, filename=filename) from None
             if _is_comment(raw):
                 continue
-            if not _go_ltrim(cur.rstrip("\r\n")):
+            if not go_ltrim(cur.rstrip("\r\n")):
                 empty_cont = True
                 continue
             cur, eol = st.trim_continuation(cur)
@@ -256,7 +251,7 @@ def parse_ast(text: str, filename: str = "Dockerfile") -> ParseResult:
             warnings.append(f"Empty continuation line found in: {joined}")
         try:
             node = _node_from_line(joined, st.directives.escape, start, i, tuple(comments))
-        except _LineError as exc:
+        except LineError as exc:
             raise DockerfileError(str(exc), start, end_line=i, filename=filename) from None
         target = node.sub if node.sub is not None else node
         if (
@@ -319,14 +314,10 @@ def _with_heredocs(node: Node, docs: tuple[Heredoc, ...]) -> Node:
     )  # fmt: skip
 
 
-class _LineError(Exception):
-    pass
-
-
 def _node_from_line(
     line: str, escape: str, start: int, end: int, comments: tuple[str, ...]
 ) -> Node:
-    cmd, flags, rest = _split_command(line, escape)
+    cmd, flags, rest = split_command(line, escape)
     name = cmd.lower()
     sub: Node | None = None
     is_json = False
@@ -335,247 +326,10 @@ def _node_from_line(
         if rest:
             sub = _node_from_line(rest, escape, start, end, ())
     else:
-        fn = _LINE_PARSERS.get(name)
+        fn = LINE_PARSERS.get(name)
         # BuildKit's parseIgnore leaves one empty argument for an unknown instruction
         args, is_json = fn(rest, escape) if fn is not None else (("",), False)
     return Node(cmd, args, tuple(flags), line, start, end, is_json, (), sub, comments)
-
-
-def _split_command(line: str, escape: str) -> tuple[str, list[str], str]:
-    parts = _RE_WS.split(_go_trim(line), maxsplit=1)
-    if len(parts) < 2:
-        return parts[0], [], ""
-    rest, flags = _extract_flags(parts[1], escape)
-    return parts[0], flags, _go_trim(rest)
-
-
-def _extract_flags(line: str, escape: str) -> tuple[str, list[str]]:
-    """Leading ``--word`` items; quotes group, the escape escapes (BuildKit rules)."""
-    words: list[str] = []
-    pos = 0
-    n = len(line)
-    while True:
-        while pos < n and line[pos] in _GO_SPACE:
-            pos += 1
-        if pos == n:
-            return "", words
-        if not line.startswith("--", pos):
-            return line[pos:], words
-        word: list[str] = []
-        blank_ok = False
-        quote = ""
-        while pos < n:
-            ch = line[pos]
-            if quote:
-                if ch == quote:
-                    quote = ""
-                    pos += 1
-                    continue
-                if ch == escape:
-                    if pos + 1 == n:
-                        quote = ""
-                        pos += 1
-                        continue
-                    pos += 1
-                    ch = line[pos]
-                word.append(ch)
-                pos += 1
-                continue
-            if ch in _GO_SPACE:
-                break
-            if ch in "'\"":
-                quote = ch
-                blank_ok = True
-                pos += 1
-                continue
-            if ch == escape:
-                if pos + 1 == n:
-                    pos += 1
-                    continue
-                pos += 1
-                ch = line[pos]
-            word.append(ch)
-            pos += 1
-        w = "".join(word)
-        if pos < n and w == "--":
-            return line[pos:], words
-        if w != "--" and (blank_ok or w):
-            words.append(w)
-        if pos >= n:
-            return "", words
-
-
-def _parse_words(rest: str, escape: str) -> list[str]:
-    """Words split on whitespace; quotes and escapes are kept for later expansion."""
-    words: list[str] = []
-    buf: list[str] = []
-    in_word = False
-    quote = ""
-    blank_ok = False
-    pos = 0
-    n = len(rest)
-    while pos < n:
-        ch = rest[pos]
-        if not in_word:
-            if ch in _GO_SPACE:
-                pos += 1
-                continue
-            in_word = True
-        if not quote:
-            if ch in _GO_SPACE:
-                if blank_ok or buf:
-                    words.append("".join(buf))
-                buf = []
-                blank_ok = False
-                in_word = False
-                pos += 1
-                continue
-            if ch in "'\"":
-                quote = ch
-                blank_ok = True
-            elif ch == escape:
-                if pos + 1 == n:
-                    pos += 1
-                    continue
-                buf.append(ch)
-                pos += 1
-                ch = rest[pos]
-            buf.append(ch)
-            pos += 1
-            continue
-        # inside quotes
-        if ch == quote:
-            quote = ""
-        elif ch == escape and quote != "'":
-            if pos + 1 == n:
-                quote = ""
-                pos += 1
-                continue
-            buf.append(ch)
-            pos += 1
-            ch = rest[pos]
-        buf.append(ch)
-        pos += 1
-    if in_word and (blank_ok or buf):
-        words.append("".join(buf))
-    return words
-
-
-_Parsed = tuple[tuple[str, ...], bool]
-
-
-def _parse_json(rest: str) -> tuple[str, ...] | None:
-    rest = _go_ltrim(rest)
-    if not rest.startswith("["):
-        return None
-    try:
-        value = json.loads(rest, parse_constant=_no_constant, parse_float=_go_float)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(value, list):
-        return None
-    if not all(isinstance(v, str) for v in value):
-        raise _LineError("when using JSON array syntax, arrays must be comprised of strings only")
-    return tuple(value)
-
-
-def _no_constant(name: str) -> object:
-    raise ValueError(name)  # Go's encoding/json has no NaN/Infinity
-
-
-def _go_float(text: str) -> float:
-    value = float(text)
-    if value in (float("inf"), float("-inf")):
-        raise ValueError(text)  # out of range for Go's float64: not JSON to Go
-    return value
-
-
-def _maybe_json(rest: str, escape: str) -> _Parsed:
-    if not rest:
-        return (), False
-    arr = _parse_json(rest)
-    if arr is not None:
-        return arr, True
-    return (rest,), False
-
-
-def _maybe_json_to_list(rest: str, escape: str) -> _Parsed:
-    arr = _parse_json(rest)
-    if arr is not None:
-        return arr, True
-    return _whitespace_words(rest, escape)
-
-
-def _whitespace_words(rest: str, escape: str) -> _Parsed:
-    if not rest:
-        return (), False
-    return tuple(_RE_WS.split(rest)), False
-
-
-def _string(rest: str, escape: str) -> _Parsed:
-    return ((rest,) if rest else ()), False
-
-
-def _name_or_name_val(rest: str, escape: str) -> _Parsed:
-    return tuple(_parse_words(rest, escape)), False
-
-
-def _name_val(rest: str, escape: str, key: str) -> _Parsed:
-    words = _parse_words(rest, escape)
-    if not words:
-        return (), False
-    if "=" not in words[0]:
-        parts = _RE_WS.split(rest, maxsplit=1)
-        if len(parts) < 2:
-            raise _LineError(f"{key} must have two arguments")
-        return (parts[0], parts[1], ""), False
-    out: list[str] = []
-    for w in words:
-        if "=" not in w:
-            raise _LineError(
-                f"Syntax error - can't find = in {_go_q(w)}. Must be of the form: name=value"
-            )
-        k, v = w.split("=", 1)
-        out += [k, v, "="]
-    return tuple(out), False
-
-
-def _go_q(s: str) -> str:
-    return json.dumps(s, ensure_ascii=False)
-
-
-def _health(rest: str, escape: str) -> _Parsed:
-    sep = 0
-    while sep < len(rest) and rest[sep] not in _GO_SPACE:
-        sep += 1
-    if sep == 0:
-        return (), False
-    nxt = sep
-    while nxt < len(rest) and rest[nxt] in _GO_SPACE:
-        nxt += 1
-    cmd, is_json = _maybe_json(rest[nxt:], escape)
-    return (rest[:sep], *cmd), is_json
-
-
-_LINE_PARSERS = {
-    "add": _maybe_json_to_list,
-    "arg": _name_or_name_val,
-    "cmd": _maybe_json,
-    "copy": _maybe_json_to_list,
-    "entrypoint": _maybe_json,
-    "env": lambda r, e: _name_val(r, e, "ENV"),
-    "expose": _whitespace_words,
-    "from": _whitespace_words,
-    "healthcheck": _health,
-    "label": lambda r, e: _name_val(r, e, "LABEL"),
-    "maintainer": _string,
-    "run": _maybe_json,
-    "shell": _maybe_json,
-    "stopsignal": _string,
-    "user": _string,
-    "volume": _maybe_json_to_list,
-    "workdir": _string,
-}
 
 
 def parse_heredoc(word: str) -> Heredoc | None:
