@@ -139,7 +139,40 @@ _V3 = (
     "CREATE INDEX build_cache_parent ON build_cache(parent, last_used)",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3}
+# Version 4: the network layer's state (hull.network.store), whose tables the
+# store used to create itself: "IF NOT EXISTS", since databases written
+# before this migration already hold them, with these very columns.
+_V4 = (
+    """
+    CREATE TABLE IF NOT EXISTS net_networks (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, bridge TEXT NOT NULL UNIQUE,
+        subnet TEXT NOT NULL, gateway TEXT NOT NULL, internal INTEGER NOT NULL,
+        icc INTEGER NOT NULL, labels TEXT NOT NULL, created REAL NOT NULL,
+        is_default INTEGER NOT NULL)
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS net_leases (
+        network_id TEXT NOT NULL, address TEXT NOT NULL, owner TEXT NOT NULL,
+        PRIMARY KEY (network_id, address))
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS net_endpoints (
+        network_id TEXT NOT NULL, container_id TEXT NOT NULL, ip TEXT NOT NULL,
+        prefixlen INTEGER NOT NULL, gateway TEXT NOT NULL, mac TEXT NOT NULL,
+        host_veth TEXT NOT NULL, ifname TEXT NOT NULL, netns_path TEXT NOT NULL,
+        name TEXT NOT NULL, aliases TEXT NOT NULL,
+        PRIMARY KEY (network_id, container_id))
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS net_ports (
+        protocol TEXT NOT NULL, host_ip TEXT NOT NULL, host_port INTEGER NOT NULL,
+        container_id TEXT NOT NULL, network_id TEXT NOT NULL, container_ip TEXT NOT NULL,
+        container_port INTEGER NOT NULL,
+        PRIMARY KEY (protocol, host_ip, host_port))
+    """,
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION"]

@@ -2,7 +2,8 @@
 
 ``NetworkStore`` (a Protocol) is what the manager and IPAM need; ``SqliteNetworkStore``
 implements it with the stdlib ``sqlite3`` on a path the caller passes (the
-engine gives it hull's database). Every read-choose-write step runs in one
+engine gives it hull's database); its tables are a migration of
+:mod:`hull.metadata`, which owns the database file. Every read-choose-write step runs in one
 ``BEGIN IMMEDIATE`` transaction, so two processes never hand out the same
 address, subnet or host port: the second waits on SQLite's write lock and
 then sees the first one's row.
@@ -20,31 +21,10 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from hull.errors import AlreadyExists, Unavailable
+from hull.metadata.db import Database
 from hull.network.models import Endpoint, Network, PublishedPort
 
 T = TypeVar("T")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS net_networks (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, bridge TEXT NOT NULL UNIQUE,
-    subnet TEXT NOT NULL, gateway TEXT NOT NULL, internal INTEGER NOT NULL,
-    icc INTEGER NOT NULL, labels TEXT NOT NULL, created REAL NOT NULL,
-    is_default INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS net_leases (
-    network_id TEXT NOT NULL, address TEXT NOT NULL, owner TEXT NOT NULL,
-    PRIMARY KEY (network_id, address));
-CREATE TABLE IF NOT EXISTS net_endpoints (
-    network_id TEXT NOT NULL, container_id TEXT NOT NULL, ip TEXT NOT NULL,
-    prefixlen INTEGER NOT NULL, gateway TEXT NOT NULL, mac TEXT NOT NULL,
-    host_veth TEXT NOT NULL, ifname TEXT NOT NULL, netns_path TEXT NOT NULL,
-    name TEXT NOT NULL, aliases TEXT NOT NULL,
-    PRIMARY KEY (network_id, container_id));
-CREATE TABLE IF NOT EXISTS net_ports (
-    protocol TEXT NOT NULL, host_ip TEXT NOT NULL, host_port INTEGER NOT NULL,
-    container_id TEXT NOT NULL, network_id TEXT NOT NULL, container_ip TEXT NOT NULL,
-    container_port INTEGER NOT NULL,
-    PRIMARY KEY (protocol, host_ip, host_port));
-"""
 
 
 class IpamStore(Protocol):
@@ -96,16 +76,15 @@ class SqliteNetworkStore:
 
     def __init__(self, path: Path, *, busy_timeout: float = 30.0) -> None:
         self.path = Path(path)
+        # the tables are metadata's (migration 4): opening the database
+        # creates or upgrades them
+        Database.open(self.path, busy_timeout=busy_timeout).close()
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(
             str(self.path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
         )
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
-        with self._tx() as c:
-            for stmt in _SCHEMA.split(";"):
-                if stmt.strip():
-                    c.execute(stmt)
 
     def close(self) -> None:
         with self._lock:

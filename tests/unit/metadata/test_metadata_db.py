@@ -20,6 +20,46 @@ from hull.metadata import SCHEMA_VERSION, Database
 FORK = multiprocessing.get_context("fork")
 
 
+def test_version_3_with_the_old_network_tables_upgrades_keeping_rows(tmp_path: Path) -> None:
+    """Before migration 4 the network store made its own tables: they stay, with their rows."""
+    from hull.metadata.schema import MIGRATIONS
+    from hull.network.store import SqliteNetworkStore
+
+    path = tmp_path / "hull.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL) STRICT")
+    for version in (1, 2, 3):
+        for statement in MIGRATIONS[version]:
+            conn.execute(statement)
+    conn.execute("INSERT INTO schema_version (version) VALUES (3)")
+    # what hull.network.store created on its own before migration 4
+    for statement in MIGRATIONS[4]:
+        conn.execute(statement)
+    conn.execute(
+        "INSERT INTO net_leases (network_id, address, owner) VALUES ('n1', '10.0.0.2', 'c1')"
+    )
+    conn.commit()
+    conn.close()
+    store = SqliteNetworkStore(path)
+    try:
+        assert {str(a): o for a, o in store.leases("n1").items()} == {"10.0.0.2": "c1"}
+    finally:
+        store.close()
+    with Database.open(path) as db:
+        assert db.schema_version() == SCHEMA_VERSION == 4
+
+
+def test_a_fresh_network_store_gets_the_metadata_schema(tmp_path: Path) -> None:
+    from hull.network.store import SqliteNetworkStore
+
+    path = tmp_path / "net.db"
+    SqliteNetworkStore(path).close()
+    with Database.open(path) as db:
+        assert db.schema_version() == SCHEMA_VERSION
+        tables = {r[0] for r in db.connection().execute("SELECT name FROM sqlite_master")}
+        assert {"images", "net_networks", "net_leases", "net_endpoints", "net_ports"} <= tables
+
+
 def test_migrates_an_empty_file(tmp_path: Path) -> None:
     path = tmp_path / "hull.db"
     path.touch()
