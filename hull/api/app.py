@@ -153,8 +153,6 @@ class App:
     _engine: Engine | None = field(default=None, repr=False)
     _engine_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _replaced: list[ImageService] = field(default_factory=list, repr=False)
-    # hooks run on every new engine (the API's attach-before-start monitor client)
-    engine_hooks: list[Callable[[Engine], None]] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         if self.image_users is _no_users:
@@ -204,8 +202,6 @@ class App:
                     events=sink,
                     watch=True,
                 )
-                for hook in self.engine_hooks:
-                    hook(eng)
                 with self._images_lock:
                     if self._images is not None:
                         # requests in flight may still use it: closed at App.close

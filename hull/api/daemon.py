@@ -37,7 +37,6 @@ from .app import App
 from .config import DEFAULT_EXEC_ROOT, DEFAULT_HOST, LOG_LEVELS, Config, builtin_runtimes
 from .router import Router
 from .routes import register
-from .routes.containers_common import install_attach_monitor
 from .server import Server
 
 log = logging.getLogger("hull.api")
@@ -86,7 +85,6 @@ class Daemon:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.app = App(config=config, router=register(Router()))
-        self.app.engine_hooks.append(install_attach_monitor)
         self.server = Server(self.app)
         self.pidfile = PidFile(config.pidfile_path)
 

@@ -51,7 +51,8 @@ from hull.engine import supervise as sv
 from hull.engine.config import ContainerConfig, HostConfig, parse_create_body, validate
 from hull.engine.defaults import merge_image_config, with_create_defaults
 from hull.engine.health import HealthChecker
-from hull.engine.monitor.client import MonitorClient, ensure_monitor
+from hull.engine.monitor.attaching import AttachingMonitor
+from hull.engine.monitor.client import ensure_monitor
 from hull.engine.names import new_id, random_name
 from hull.engine.reaper import Reaper, remove_files
 from hull.engine.restart import Backoff
@@ -110,7 +111,7 @@ class Engine:
             d.mkdir(parents=True, exist_ok=True)
         self.monitor_dir = self.exec_root / "monitor"
         ensure_monitor(self.monitor_dir)
-        self.monitor = MonitorClient(self.monitor_dir)
+        self.monitor = AttachingMonitor(self.monitor_dir)
         self._sink = events
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)

@@ -66,7 +66,7 @@ async def handle(req: Request) -> HijackResponse:
                     await writer.drain()
             return
         if sock is None:
-            from .containers_common import PendingAttach
+            from hull.engine.monitor.attaching import PendingAttach
 
             assert isinstance(pending, PendingAttach)
             try:

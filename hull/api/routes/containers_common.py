@@ -8,9 +8,9 @@ for as long as a container runs (``wait``), so they never starve the pool.
 Attach before start: ``docker run`` attaches to a created container, then
 starts it, and must see its first byte of output. The monitor attaches a
 client to a start request itself (``start_attached``), so the engine's
-monitor client is replaced by :class:`AttachingMonitor`, which turns the
-engine's next ``start`` of a container with a client waiting into a start
-with that client attached and hands it the stream socket.
+monitor client is an :class:`~hull.engine.monitor.attaching.AttachingMonitor`,
+which turns the engine's next ``start`` of a container with a client waiting
+into a start with that client attached and hands it the stream socket.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ import contextlib
 import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from hull.engine.monitor.client import MonitorClient
-from hull.errors import HullError, InvalidArgument
+from hull.engine.monitor.attaching import AttachingMonitor
+from hull.errors import InvalidArgument
 
 from ..http import Request
 
@@ -133,107 +133,9 @@ async def iter_in_thread(it: Iterator[T], maxsize: int = 64) -> AsyncIterator[T]
 # -- attach -----------------------------------------------------------------------------
 
 
-@dataclass
-class PendingAttach:
-    """A client waiting for a container's next start."""
-
-    stdin: bool
-    stdout: bool
-    stderr: bool
-    future: concurrent.futures.Future[socket.socket] = field(
-        default_factory=concurrent.futures.Future
-    )
-
-
-class AttachingMonitor(MonitorClient):
-    """The engine's monitor client, attaching waiting clients to the start itself."""
-
-    def __init__(self, state_dir: Any) -> None:
-        super().__init__(state_dir)
-        self._pending_lock = threading.Lock()
-        self.pending: dict[str, list[PendingAttach]] = {}
-
-    def expect(self, cid: str, stdin: bool, stdout: bool, stderr: bool) -> PendingAttach:
-        """Register a client for the next start of ``cid``."""
-        p = PendingAttach(stdin, stdout, stderr)
-        with self._pending_lock:
-            self.pending.setdefault(cid, []).append(p)
-        return p
-
-    def cancel(self, cid: str, p: PendingAttach) -> None:
-        with self._pending_lock:
-            lst = self.pending.get(cid, [])
-            if p in lst:
-                lst.remove(p)
-            if not lst:
-                self.pending.pop(cid, None)
-        if p.future.done() and not p.future.cancelled() and p.future.exception() is None:
-            with contextlib.suppress(OSError):
-                p.future.result().close()
-        p.future.cancel()
-
-    def start(
-        self,
-        id: str,
-        bundle: str,
-        *,
-        runtime: str,
-        runtime_root: str,
-        runtime_args: list[str] | None = None,
-        tty: bool = False,
-        open_stdin: bool = False,
-        stdin_once: bool = False,
-        log: dict[str, Any] | None = None,
-        exit_file: str | None = None,
-        cgroup_memory: str | None = None,
-    ) -> int:
-        with self._pending_lock:
-            waiting = [p for p in self.pending.pop(id, []) if not p.future.done()]
-        kw: dict[str, Any] = {
-            "runtime": runtime, "runtime_root": runtime_root, "runtime_args": runtime_args or [],
-            "tty": tty, "open_stdin": open_stdin, "stdin_once": stdin_once, "log": log,
-            "exit_file": exit_file, "cgroup_memory": cgroup_memory,
-        }  # fmt: skip
-        if not waiting:
-            return super().start(id, bundle, **kw)
-        first = waiting[0]
-        try:
-            pid, sock = self.start_attached(
-                id, bundle, stdin=first.stdin, stdout=first.stdout, stderr=first.stderr,
-                **{k: v for k, v in kw.items() if v is not None},
-            )  # fmt: skip
-        except BaseException as exc:
-            for p in waiting:
-                if not p.future.done():
-                    p.future.set_exception(exc)
-            raise
-        if not first.future.set_running_or_notify_cancel():
-            sock.close()
-        else:
-            first.future.set_result(sock)
-        for p in waiting[1:]:
-            if not p.future.set_running_or_notify_cancel():
-                continue
-            try:
-                p.future.set_result(self.attach(id, stdin=p.stdin, stdout=p.stdout,
-                                                stderr=p.stderr))  # fmt: skip
-            except HullError as exc:
-                p.future.set_exception(exc)
-        return pid
-
-
-def install_attach_monitor(engine: Engine) -> None:
-    """Replace the engine's monitor client with an :class:`AttachingMonitor` (an App hook)."""
-    engine.monitor = AttachingMonitor(engine.monitor_dir)
-
-
 def attaching_monitor(engine: Engine) -> AttachingMonitor:
-    mon = engine.monitor
-    if not isinstance(mon, AttachingMonitor):
-        install_attach_monitor(engine)
-        mon = engine.monitor
-    assert isinstance(mon, AttachingMonitor)
-    return mon
+    """The engine's monitor client, which attaches waiting clients to a start."""
+    return engine.monitor
 
 
 DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
@@ -409,13 +311,10 @@ def is_tty(config: dict[str, Any]) -> bool:
 
 __all__ = [
     "DEFAULT_DETACH_KEYS",
-    "AttachingMonitor",
-    "PendingAttach",
     "attaching_monitor",
     "call",
     "engine_of",
     "in_own_thread",
-    "install_attach_monitor",
     "is_tty",
     "iter_in_thread",
     "parse_detach_keys",
