@@ -1,6 +1,8 @@
 """Build the one C extension (hull.linux._sys); everything else is in pyproject.toml.
 
-The extension embeds hull's exec trampoline (hull/linux/trampoline.c): a
+The extension is hull/linux/_sys.c (syscall wrappers) and
+hull/linux/initexec.c (the container's init in C, run in a CLONE_VM child).
+It embeds hull's exec trampoline (hull/linux/trampoline.c): a
 tiny static program compiled here with the same C compiler, whose bytes go
 into a header generated in the build directory (nothing lands in the source
 tree). An architecture the trampoline does not support gets an empty one:
@@ -95,9 +97,10 @@ setup(
     ext_modules=[
         Extension(
             "hull.linux._sys",
-            ["hull/linux/_sys.c"],
+            ["hull/linux/_sys.c", "hull/linux/initexec.c"],
             depends=[TRAMPOLINE],
-            extra_compile_args=["-O2", "-Wall"],
+            # no loop of initexec.c's CLONE_VM child turned into a libc call
+            extra_compile_args=["-O2", "-Wall", "-fno-tree-loop-distribute-patterns"],
         ),
     ],
     cmdclass={"build_ext": BuildExt},

@@ -64,6 +64,8 @@ HOT: dict[str, tuple[str, ...]] = {
         "hull.runtime.control",
         "hull.runtime.devnodes",
         "hull.runtime.init",
+        "hull.runtime.initdefs",
+        "hull.runtime.initplan",
         "hull.runtime.main",
         "hull.runtime.process",
         "hull.runtime.rootfs",

@@ -150,31 +150,62 @@ class Runtime:
         remove_cgroup_prefix(self.cgroup_prefix)
 
 
-RUNTIMES = ["hull-runtime", "runc"]
+# hull-runtime runs init in C where the config allows (hull/runtime/initplan.py)
+# and in Python otherwise; "hull-runtime-pyinit" forces the Python init for
+# every config, so that both executors pass the same tests.
+RUNTIMES = ["hull-runtime", "hull-runtime-pyinit", "runc"]
+INIT_EXECUTORS = ["c", "pyinit"]
+
+
+@pytest.fixture(scope="session")
+def pyinit_runtime_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A hull-runtime that always uses the Python init (HULL_RUNTIME_INIT=python).
+
+    A wrapper script rather than an environment variable of the test's own
+    calls: podman and the tests' direct subprocess calls run it too.
+    """
+    path = tmp_path_factory.mktemp("pyinit") / "hull-runtime"
+    path.write_text(f'#!/bin/sh\nHULL_RUNTIME_INIT=python exec {hull_runtime_path()} "$@"\n')
+    path.chmod(0o755)
+    path.parent.chmod(0o755)
+    return str(path)
+
+
+def hull_binary(executor: str, pyinit_path: str) -> str:
+    """hull-runtime for an init executor of INIT_EXECUTORS."""
+    return pyinit_path if executor == "pyinit" else hull_runtime_path()
 
 
 @pytest.fixture(params=RUNTIMES)
-def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]:
-    """hull-runtime and, as a reference for the same assertions, runc."""
+def runtime(
+    request: pytest.FixtureRequest, tmp_path: Path, pyinit_runtime_path: str
+) -> Iterator[Runtime]:
+    """hull-runtime (C and Python init) and, as a reference for the same assertions, runc."""
     if not is_root():
         pytest.skip("needs root and a real kernel")
     name = request.param
-    binary = hull_runtime_path() if name == "hull-runtime" else shutil.which("runc")
+    if name == "runc":
+        binary = shutil.which("runc")
+    else:
+        binary = hull_binary(name.removeprefix("hull-runtime-") or "c", pyinit_runtime_path)
     if binary is None:
         pytest.fail(f"{name} is not installed (apt-get install {name})")
-    rt = Runtime(name, binary, tmp_path / f"state-{name}")
+    rt = Runtime(name.removesuffix("-pyinit"), binary, tmp_path / f"state-{name}")
     try:
         yield rt
     finally:
         rt.cleanup()
 
 
-@pytest.fixture
-def hull_rt(tmp_path: Path) -> Iterator[Runtime]:
-    """hull-runtime alone, for behaviour runc does not share."""
+@pytest.fixture(params=INIT_EXECUTORS)
+def hull_rt(
+    request: pytest.FixtureRequest, tmp_path: Path, pyinit_runtime_path: str
+) -> Iterator[Runtime]:
+    """hull-runtime alone (with each init executor), for behaviour runc does not share."""
     if not is_root():
         pytest.skip("needs root and a real kernel")
-    rt = Runtime("hull-runtime", hull_runtime_path(), tmp_path / "state-hull")
+    binary = hull_binary(request.param, pyinit_runtime_path)
+    rt = Runtime("hull-runtime", binary, tmp_path / "state-hull")
     try:
         yield rt
     finally:

@@ -543,6 +543,14 @@ sys_unshare_collect(PyObject *self, PyObject *args)
 #define AT_EMPTY_PATH 0x1000
 #endif
 
+/* the trampoline's bytes, for the C init (initexec.c) */
+const unsigned char *
+hull_trampoline_data(size_t *size)
+{
+    *size = HULL_TRAMPOLINE_SIZE;
+    return hull_trampoline;
+}
+
 static PyObject *
 sys_trampoline_memfd(PyObject *self, PyObject *unused)
 {
@@ -663,7 +671,15 @@ done:
     return NULL;
 }
 
+/* hull/linux/initexec.c: the container's init after the clone, in C */
+extern PyObject *hull_init_spawn(PyObject *self, PyObject *args);
+extern PyObject *hull_init_release(PyObject *self, PyObject *unused);
+extern PyObject *hull_init_probe(PyObject *self, PyObject *unused);
+
 static PyMethodDef sys_methods[] = {
+    {"init_spawn", hull_init_spawn, METH_VARARGS, "init_spawn(flags, plan) -> pid: clone a CLONE_VM init that runs plan"},
+    {"init_release", hull_init_release, METH_NOARGS, "init_release() -> bool: free the C init's memory once it left ours"},
+    {"init_probe", hull_init_probe, METH_NOARGS, "init_probe() -> bool: whether plans can run here"},
     {"unshare_async", sys_unshare_async, METH_VARARGS, "unshare_async(flags): new net/ipc namespaces on a thread"},
     {"unshare_collect", sys_unshare_collect, METH_NOARGS, "unshare_collect() -> (net fd, ipc fd)"},
     {"bpf", sys_bpf, METH_VARARGS, "bpf(cmd, attr, pointers=()) -> int"},

@@ -254,6 +254,15 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
         )
         join = spawn.plan_join(spec, cgm)
         mark("create: cgroup planned")
+        clone = spawn.Clone(opts, spec, bundle, rootfs, fds, run, auto_start, cgm, join, mountinfo)
+        # The C init (see initplan) shares this process's memory (no
+        # copy-on-write): it is cloned now and mounts on the other core
+        # while the cgroup is made; the Python init, a fork, comes last.
+        c_init = spawn.c_init_wanted(spec, opts)
+        if c_init:
+            collect, ahead = ahead, False  # collected by the clone
+            pid, rfd, wfd, console_peer = clone.init(collect, True)
+            hstate = _go_setup(opts, pid, wfd, bundle, spec)
         # What `delete` needs if this process is killed from here on: the
         # cgroup paths (pid 0 reads as stopped).
         st.State(
@@ -267,53 +276,30 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
                 "cgroupPaths": cgm.paths(),
             },
         ).save()
-        # The cgroup is made and configured before the clone: after it, every
-        # page this process writes is a copy-on-write fault (~3 µs here) that
-        # init pays too, and two Python processes on two cores gained less
-        # than they paid. Device rules and limits are in place before init
-        # joins, so nothing of the container ever runs without them.
+        # The cgroup is made and configured before a forked init is cloned:
+        # after a fork, every page this process writes is a copy-on-write
+        # fault (~3 µs here) that init pays too. Device rules and limits are
+        # in place before init joins, so nothing of the container ever runs
+        # without them.
         cgm.create()
         mark("create: cgroup made")
         _allow_default_devices(spec)
         cgm.apply(spec.linux.resources, limits=False)
         cgm.apply(spec.linux.resources, devices=False)
         mark("create: cgroup applied")
-        # init's modules, imported here (not in the forked init, where every
-        # import is copy-on-write faults) while the namespace thread finishes
-        from hull.runtime.init import preload
+        if not c_init:
+            # init's modules, imported here (not in the forked init, where
+            # every import is copy-on-write faults) while the namespace
+            # thread finishes
+            from hull.runtime.init import preload
 
-        preload(spec)
-        ns_fds: list[tuple[int, int]] = []
-        if ahead:
-            ahead = False
-            net, ipc = linux.unshare_collect()
-            mark("create: namespaces collected")
-            for fd, flag in ((net, linux.CLONE_NEWNET), (ipc, linux.CLONE_NEWIPC)):
-                if fd >= 0:
-                    fds.append(fd)  # closed with the others
-                    ns_fds.append((fd, flag))
-        pid, rfd, wfd, console_peer = spawn.spawn_init(
-            opts,
-            spec,
-            bundle,
-            rootfs,
-            fds,
-            fifo=not run,
-            auto_start=auto_start,
-            cgm=cgm,
-            join=join,
-            mountinfo=mountinfo,
-            ns_fds=ns_fds,
-        )
-        mark("create: cloned")
-        userns = spec.linux.namespace("user")
-        if userns is not None and not userns.path:
-            _write_id_maps(pid, spec)
-        needs_state = bool(spec.hooks) or (
-            spec.linux.seccomp is not None and bool(spec.linux.seccomp.listener_path)
-        )
-        hstate = _hook_state(opts.id, pid, st.CREATED, bundle, spec) if needs_state else b""
-        sync.send(wfd, sync.GO_SETUP, hstate)
+            preload(spec)
+            collect, ahead = ahead, False
+            pid, rfd, wfd, console_peer = clone.init(collect, False)
+            userns = spec.linux.namespace("user")
+            if userns is not None and not userns.path:
+                _write_id_maps(pid, spec)
+            hstate = _go_setup(opts, pid, wfd, bundle, spec)
         if join.self_join:
             # init joins its v1 hierarchies itself (see JoinPlan)
             from hull.runtime.cgroups import add_pid_to
@@ -349,6 +335,7 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
             spawn.drop_namespaces()
         if pid > 0:
             _kill_wait(pid)
+            linux.init_release()
         if cgm is not None:
             try:
                 cgm.destroy()
@@ -372,6 +359,16 @@ def create(opts: CreateOptions, *, run: bool = False) -> int:
             os.close(fd)
         return 0
     return _start_and_wait(opts, state, spec, cgm, rfd, wfd, fds, console_peer, auto_start)
+
+
+def _go_setup(opts: CreateOptions, pid: int, wfd: int, bundle: str, spec: Spec) -> bytes:
+    """Send GO_SETUP (with the state hooks and a seccomp agent get); returns that state."""
+    needs_state = bool(spec.hooks) or (
+        spec.linux.seccomp is not None and bool(spec.linux.seccomp.listener_path)
+    )
+    hstate = _hook_state(opts.id, pid, st.CREATED, bundle, spec) if needs_state else b""
+    sync.send(wfd, sync.GO_SETUP, hstate)
+    return hstate
 
 
 def _new_state(
@@ -495,6 +492,7 @@ def _start_and_wait(
             sync.send_or_report(wfd, rfd, sync.START)
         msg = sync.recv(rfd)  # EOF: execve succeeded (the pipe is close-on-exec)
         mark("run: exec'd")
+        linux.init_release()  # the C init left our memory
         if msg is not None:
             kind, payload = msg
             if kind == sync.ERROR:
@@ -510,6 +508,7 @@ def _start_and_wait(
                 _write_pid_file(opts.pid_file, pid)
     except BaseException as exc:
         _kill_wait(pid)
+        linux.init_release()
         _cleanup(state, spec, cgm)
         if isinstance(exc, InitError):
             from hull.errors import ContainerExit

@@ -13,27 +13,12 @@ from __future__ import annotations
 from hull import linux
 from hull.errors import InvalidArgument
 from hull.linux import fastos as os
-from hull.runtime.rootfs import _S_IFBLK, _S_IFCHR, _S_IFIFO, _check_inside, _mkdir_all, secure_join
+from hull.runtime.initdefs import DEFAULT_DEVICES, DEFAULT_SYMLINKS, S_IFBLK, S_IFCHR, S_IFIFO
+from hull.runtime.rootfs import _check_inside, _mkdir_all, secure_join
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from hull.oci.runtime_spec import Device
-
-DEFAULT_DEVICES = (
-    # path, type, major, minor, mode
-    ("/dev/null", "c", 1, 3, 0o666),
-    ("/dev/zero", "c", 1, 5, 0o666),
-    ("/dev/full", "c", 1, 7, 0o666),
-    ("/dev/random", "c", 1, 8, 0o666),
-    ("/dev/urandom", "c", 1, 9, 0o666),
-    ("/dev/tty", "c", 5, 0, 0o666),
-)
-DEFAULT_SYMLINKS = (
-    ("/proc/self/fd", "/dev/fd"),
-    ("/proc/self/fd/0", "/dev/stdin"),
-    ("/proc/self/fd/1", "/dev/stdout"),
-    ("/proc/self/fd/2", "/dev/stderr"),
-)
 
 
 def create_devices(rootfs: str, devices: list[Device], userns: bool) -> None:
@@ -114,7 +99,7 @@ def _create_device(
             os.close(os.open(dest, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
         linux.mount(path, dest, None, linux.MS_BIND, None)
         return
-    fmt = {"c": _S_IFCHR, "u": _S_IFCHR, "b": _S_IFBLK, "p": _S_IFIFO}[kind]
+    fmt = {"c": S_IFCHR, "u": S_IFCHR, "b": S_IFBLK, "p": S_IFIFO}[kind]
     node = fmt | (mode & 0o7777)
     try:
         os.mknod(dest, node, os.makedev(major, minor))

@@ -12,6 +12,7 @@ from hull import linux
 from hull.errors import HullError
 from hull.linux import fastos as os
 from hull.runtime import sync
+from hull.runtime.initdefs import InitConfig
 from hull.runtime.sync import InitError
 from hull.runtime.trace import mark
 
@@ -19,50 +20,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from hull.oci.runtime_spec import Spec
 
-
-class InitConfig:
-    """Everything the init needs besides the spec."""
-
-    __slots__ = (
-        "auto_start",
-        "bundle",
-        "cgroup_paths",
-        "console_fd",
-        "console_peer",
-        "direct",
-        "fifo_fd",
-        "mountinfo",
-        "no_new_keyring",
-        "no_pivot",
-        "notify_sock",
-        "ns_fds",
-        "preserve_fds",
-        "rfd",
-        "rootfs",
-        "spec",
-        "tasks_files",
-        "wfd",
-    )
-
-    def __init__(self, spec: Spec, bundle: str, rootfs: str) -> None:
-        self.spec = spec
-        self.bundle = bundle
-        self.rootfs = rootfs
-        self.rfd = -1
-        self.wfd = -1
-        self.fifo_fd = -1  # O_PATH fd of the exec fifo (create), or -1 (run)
-        self.console_fd = -1
-        self.console_peer = -1  # the parent's end of a foreground terminal pair
-        self.no_pivot = False
-        self.no_new_keyring = False
-        self.preserve_fds = 0
-        self.direct = True  # cloned by the runtime itself, not by an intermediate
-        self.cgroup_paths: dict[str, str] = {}
-        self.tasks_files: list[str] = []  # v1 hierarchies init joins itself
-        self.mountinfo = ""  # the runtime's mount table, read before the clone
-        self.auto_start = False  # `run`: exec right after CREATED, no START
-        self.ns_fds: list[tuple[int, int]] = []  # (fd, flag): namespaces made ahead to join
-        self.notify_sock = -1  # connection to the seccomp agent (seccomp_notify)
+__all__ = ["InitConfig", "main", "preload"]
 
 
 def main(cfg: InitConfig) -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from hull import linux
 from hull.errors import InvalidArgument
 from hull.linux import fastos as os
+from hull.runtime.initdefs import DEFAULT_PATH, env_value
+from hull.runtime.initdefs import seccomp_lets as _seccomp_lets
 from hull.runtime.sync import InitError
 
 TYPE_CHECKING = False
@@ -20,8 +22,6 @@ if TYPE_CHECKING:
     from typing import Any
 
     from hull.oci.runtime_spec import Process, Seccomp
-
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def set_rlimits(proc: Process) -> None:
@@ -37,14 +37,6 @@ def set_rlimits(proc: Process) -> None:
                 f"cannot set {rl.type} to soft={rl.soft} hard={rl.hard}: {exc.strerror}"
                 " (a hard limit above the runtime's own needs CAP_SYS_RESOURCE)"
             ) from None
-
-
-def env_value(env: list[str], key: str) -> str | None:
-    prefix = key + "="
-    for e in env:
-        if e.startswith(prefix):
-            return e[len(prefix) :]
-    return None
 
 
 def lookup(argv0: str, env: list[str]) -> str:
@@ -240,22 +232,6 @@ def _default_signals() -> None:
     for sig in (_signal.SIGPIPE, _signal.SIGXFSZ):
         _signal.signal(sig, _signal.SIG_DFL)
     _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
-
-
-def _seccomp_lets(seccomp: Seccomp | None, name: str) -> bool:
-    """Whether the filter lets ``name`` run or fail with an errno: never kills or traps on it.
-
-    The trampoline's execveat (and fcntl) are syscalls the direct exec never
-    made: where a filter might do worse than refuse them, it is not used.
-    """
-    if seccomp is None:
-        return True
-    safe = ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_ERRNO")
-    rules = [r for r in seccomp.syscalls if name in r.names]
-    if any(r.action not in safe for r in rules):
-        return False
-    # a rule with conditions may not match: then the default action applies
-    return (bool(rules) and not any(r.args for r in rules)) or seccomp.default_action in safe
 
 
 def finalize_and_exec(

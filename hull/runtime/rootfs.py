@@ -12,101 +12,18 @@ from __future__ import annotations
 from hull import linux
 from hull.errors import InvalidArgument
 from hull.linux import fastos as os
+from hull.runtime.initdefs import PROPAGATION as _PROPAGATION
+from hull.runtime.initdefs import S_IFDIR as _S_IFDIR
+from hull.runtime.initdefs import S_IFLNK as _S_IFLNK
+from hull.runtime.initdefs import S_IFMT as _S_IFMT
+from hull.runtime.initdefs import parse_options
+from hull.runtime.initdefs import v1_hierarchies as _v1_hierarchies
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from hull.oci.runtime_spec import Mount, Spec
-
-# file types of st_mode (the stat module is one import more on the hot path)
-_S_IFMT = 0o170000
-_S_IFDIR = 0o040000
-_S_IFCHR = 0o020000
-_S_IFBLK = 0o060000
-_S_IFIFO = 0o010000
-_S_IFLNK = 0o120000
-
-# mount option -> (flags to set, flags to clear)
-_FLAGS: dict[str, tuple[int, int]] = {
-    "ro": (linux.MS_RDONLY, 0),
-    "rw": (0, linux.MS_RDONLY),
-    "nosuid": (linux.MS_NOSUID, 0),
-    "suid": (0, linux.MS_NOSUID),
-    "nodev": (linux.MS_NODEV, 0),
-    "dev": (0, linux.MS_NODEV),
-    "noexec": (linux.MS_NOEXEC, 0),
-    "exec": (0, linux.MS_NOEXEC),
-    "sync": (linux.MS_SYNCHRONOUS, 0),
-    "async": (0, linux.MS_SYNCHRONOUS),
-    "dirsync": (linux.MS_DIRSYNC, 0),
-    "remount": (linux.MS_REMOUNT, 0),
-    "mand": (linux.MS_MANDLOCK, 0),
-    "nomand": (0, linux.MS_MANDLOCK),
-    "atime": (0, linux.MS_NOATIME),
-    "noatime": (linux.MS_NOATIME, 0),
-    "diratime": (0, linux.MS_NODIRATIME),
-    "nodiratime": (linux.MS_NODIRATIME, 0),
-    "relatime": (linux.MS_RELATIME, 0),
-    "norelatime": (0, linux.MS_RELATIME),
-    "strictatime": (linux.MS_STRICTATIME, 0),
-    "nostrictatime": (0, linux.MS_STRICTATIME),
-    "lazytime": (linux.MS_LAZYTIME, 0),
-    "nolazytime": (0, linux.MS_LAZYTIME),
-    "nosymfollow": (linux.MS_NOSYMFOLLOW, 0),
-    "symfollow": (0, linux.MS_NOSYMFOLLOW),
-    "bind": (linux.MS_BIND, 0),
-    "rbind": (linux.MS_BIND | linux.MS_REC, 0),
-}
-_PROPAGATION: dict[str, int] = {
-    "private": linux.MS_PRIVATE,
-    "rprivate": linux.MS_PRIVATE | linux.MS_REC,
-    "shared": linux.MS_SHARED,
-    "rshared": linux.MS_SHARED | linux.MS_REC,
-    "slave": linux.MS_SLAVE,
-    "rslave": linux.MS_SLAVE | linux.MS_REC,
-    "unbindable": linux.MS_UNBINDABLE,
-    "runbindable": linux.MS_UNBINDABLE | linux.MS_REC,
-}
-# options that only make sense to the runtime (or to other runtimes) and
-# must never reach the kernel as data
-_IGNORED = {
-    "defaults",
-    "auto",
-    "noauto",
-    "user",
-    "nouser",
-    "_netdev",
-    "tmpcopyup",
-    "idmap",
-    "ridmap",
-    "rro",
-    "rrw",
-    "copy-symlink",
-}
-
-
-def parse_options(options: list[str]) -> tuple[int, int, list[str], bool]:
-    """Split mount options into (flags, propagation flags, data, recursive-ro)."""
-    flags = 0
-    prop = 0
-    data: list[str] = []
-    rro = False
-    for opt in options:
-        f = _FLAGS.get(opt)
-        if f is not None:
-            flags = (flags | f[0]) & ~f[1]
-            continue
-        p = _PROPAGATION.get(opt)
-        if p is not None:
-            prop |= p
-            continue
-        if opt == "rro":
-            rro = True
-            flags |= linux.MS_RDONLY
-        elif opt not in _IGNORED:
-            data.append(opt)
-    return flags, prop, data, rro
 
 
 def secure_join(root: str, unsafe: str) -> str:
@@ -390,41 +307,6 @@ def _mount_cgroup(rootfs: str, dest: str, m: Mount, flags: int, ctx: MountContex
     finally:
         if top >= 0:
             os.close(top)
-
-
-def _v1_hierarchies(
-    paths: dict[str, str], mountinfo: str = ""
-) -> list[tuple[str, str, str | None, str]]:
-    """(dir name, host mount point, container cgroup subpath, super options) per hierarchy.
-
-    The subpath is None for a hierarchy the container has no cgroup in.
-    ``mountinfo``: the runtime's mount table, read before the clone (the
-    cgroup mounts are the same in the copy init has), else read now.
-    """
-    out: list[tuple[str, str, str | None, str]] = []
-    if not mountinfo:
-        with open("/proc/self/mountinfo", "rb") as f:
-            mountinfo = f.read().decode("utf-8", "surrogateescape")
-    for line in mountinfo.splitlines():
-        fields = line.split(" ")
-        sep = fields.index("-")
-        fstype = fields[sep + 1]
-        if fstype not in ("cgroup", "cgroup2"):
-            continue
-        mnt = fields[4]
-        mroot = fields[3]
-        superopts = [o for o in fields[sep + 3].split(",") if o not in ("rw", "ro", "relatime")]
-        name = os.path.basename(mnt)
-        opts = ",".join(superopts)
-        sub: str | None = None
-        for path in paths.values():
-            if path.startswith(mnt + "/") or path == mnt:
-                sub = path[len(mnt) :]
-                break
-        if sub is not None and mroot != "/" and sub.startswith(mroot):
-            sub = sub[len(mroot) :]
-        out.append((name, mnt, sub, opts))
-    return out
 
 
 def pivot_root(rootfs: str) -> None:

@@ -7,6 +7,14 @@ needs setns(2) *before* that clone: an intermediate child joins and clones,
 and the runtime, a child subreaper, adopts init when it exits. The network
 and IPC namespaces are made ahead on a thread (``start_namespaces``), which
 init joins. ``JoinPlan`` is how init enters its cgroup.
+
+Init is either the Python one (:mod:`hull.runtime.init`, in a fork of the
+runtime) or, for the configs :func:`c_init_wanted` accepts, the C one
+(``hull/linux/initexec.c``, in a ``CLONE_VM`` child running a plan of
+:mod:`hull.runtime.initplan`). The C init shares the runtime's memory, so
+it is cloned early (``Clone``) and sets up while the runtime makes the
+cgroup; the forked one is cloned once the cgroup is ready, as every page
+the runtime writes after a fork is a copy-on-write fault for both.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from hull.linux import fastos as os
 from hull.runtime import state as st
 from hull.runtime import sync
 from hull.runtime.sync import InitError
+from hull.runtime.trace import mark
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,7 +34,8 @@ if TYPE_CHECKING:
     from hull.oci.runtime_spec import Spec
     from hull.runtime.cgroups.base import CgroupManager
     from hull.runtime.container import CreateOptions
-    from hull.runtime.init import InitConfig
+    from hull.runtime.initdefs import InitConfig
+    from hull.runtime.initplan import Plan
 
 # setns order: the user namespace first, as it grants the rights to join the
 # others it owns; mount late, since it changes the root we open paths from
@@ -57,6 +67,38 @@ def start_namespaces(raw: dict[str, Any]) -> bool:
         return False
     linux.unshare_async(flags)
     return True
+
+
+def c_init_wanted(spec: Spec, opts: CreateOptions) -> bool:
+    """Whether init runs in C for this config (see :mod:`hull.runtime.initplan`).
+
+    Only a direct clone (no namespace joined by path), no user or time
+    namespace, a new mount namespace, no hooks that run inside the setup
+    (poststart and poststop run in the runtime), no terminal, no seccomp
+    agent, pivot_root, and a recursive rootfsPropagation (a non-recursive
+    one makes init read its mount table).
+    """
+    if os.getenv("HULL_RUNTIME_INIT") == "python":
+        return False
+    proc = spec.process
+    if proc is None or proc.terminal or opts.console_socket or opts.no_pivot:
+        return False
+    lx = spec.linux
+    mount_ns = False
+    for ns in lx.namespaces:
+        if ns.path or ns.type in ("user", "time"):
+            return False
+        mount_ns = mount_ns or ns.type == "mount"
+    if not mount_ns or lx.rootfs_propagation in ("private", "slave"):
+        return False
+    for kind in ("prestart", "createRuntime", "createContainer", "startContainer"):
+        if spec.hooks.get(kind):
+            return False
+    if lx.seccomp is not None and lx.seccomp.listener_path:
+        return False
+    if not proc.args or not proc.args[0]:
+        return False
+    return linux.init_probe()
 
 
 def drop_namespaces() -> None:
@@ -110,29 +152,19 @@ def plan_join(spec: Spec, cgm: CgroupManager) -> JoinPlan:
     return plan
 
 
-def spawn_init(
+def init_config(
     opts: CreateOptions,
     spec: Spec,
     bundle: str,
     rootfs: str,
-    fds: list[int],
-    *,
-    fifo: bool,
     auto_start: bool,
     cgm: CgroupManager,
     join: JoinPlan,
     mountinfo: str,
-    ns_fds: list[tuple[int, int]],
-) -> tuple[int, int, int, int]:
-    """Clone the container's init.
+) -> InitConfig:
+    """What init needs to know, before its descriptors exist."""
+    from hull.runtime.initdefs import InitConfig
 
-    Returns its pid, the parent's read and write fds of the sync pipes, and
-    the parent's end of a foreground terminal's socketpair (or -1).
-    """
-    from hull.runtime.init import InitConfig
-    from hull.runtime.init import main as init_main
-
-    # (the caller preloaded what init imports: see container.create)
     cfg = InitConfig(spec, bundle, rootfs)
     cfg.no_pivot = opts.no_pivot
     cfg.no_new_keyring = opts.no_new_keyring
@@ -141,6 +173,25 @@ def spawn_init(
     cfg.cgroup_paths = cgm.paths()
     cfg.tasks_files = join.tasks_files
     cfg.mountinfo = mountinfo
+    return cfg
+
+
+def spawn_init(
+    cfg: InitConfig,
+    opts: CreateOptions,
+    fds: list[int],
+    *,
+    fifo: bool,
+    ns_fds: list[tuple[int, int]],
+    plan: Plan | None = None,
+) -> tuple[int, int, int, int]:
+    """Clone the container's init (the C one if there is a ``plan``, see initplan).
+
+    Returns its pid, the parent's read and write fds of the sync pipes, and
+    the parent's end of a foreground terminal's socketpair (or -1).
+    """
+    spec = cfg.spec
+    # (the caller preloaded what the Python init imports: see container.create)
     if fifo:
         fifo_path = os.path.join(opts.root, opts.id, st.FIFO)
         os.mkfifo(fifo_path, 0o622)
@@ -192,11 +243,7 @@ def spawn_init(
             for _, flag in ns_fds:
                 flags &= ~flag
             cfg.ns_fds = ns_fds
-            pid = linux.clone(flags)
-            if pid == 0:
-                os.close(p_r)
-                os.close(p_w)
-                init_main(cfg)
+            pid = _clone(cfg, flags, p_r, p_w, plan)
         else:
             # a joined mount namespace has a mount table of its own
             cfg.mountinfo = ""
@@ -212,6 +259,96 @@ def spawn_init(
             os.close(cfg.notify_sock)
             fds.remove(cfg.notify_sock)
     return pid, p_r, p_w, cfg.console_peer
+
+
+class Clone:
+    """What spawn_init needs, kept until the caller clones init (early for the C init)."""
+
+    __slots__ = ("auto_start", "bundle", "cgm", "fds", "join", "mountinfo", "opts", "rootfs", "run",
+                 "spec")  # fmt: skip
+
+    def __init__(
+        self,
+        opts: CreateOptions,
+        spec: Spec,
+        bundle: str,
+        rootfs: str,
+        fds: list[int],
+        run: bool,
+        auto_start: bool,
+        cgm: CgroupManager,
+        join: JoinPlan,
+        mountinfo: str,
+    ) -> None:
+        self.opts, self.spec, self.bundle, self.rootfs, self.fds = opts, spec, bundle, rootfs, fds
+        self.run, self.auto_start, self.cgm, self.join = run, auto_start, cgm, join
+        self.mountinfo = mountinfo
+
+    def init(self, collect: bool, c_init: bool) -> tuple[int, int, int, int]:
+        """Collect the namespaces made ahead (if ``collect``), then clone init (see spawn_init).
+
+        The C init's plan is made first: it needs the namespaces' descriptors
+        only as numbers, filled in once they exist, and making a network
+        namespace right after one was torn down takes a while.
+        """
+        cfg = init_config(self.opts, self.spec, self.bundle, self.rootfs, self.auto_start,
+                          self.cgm, self.join, self.mountinfo)  # fmt: skip
+        plan = None
+        if c_init:
+            from hull.runtime import initplan
+
+            ahead = [
+                flag
+                for kind, flag in (("network", linux.CLONE_NEWNET), ("ipc", linux.CLONE_NEWIPC))
+                if collect and self.spec.linux.namespace(kind) is not None
+            ]
+            try:
+                plan = initplan.build(cfg, fifo=not self.run, ns_flags=ahead)
+            except initplan.Unsupported as exc:
+                mark(f"create: python init ({exc})")
+                from hull.runtime.init import preload
+
+                preload(self.spec)  # the caller skipped it
+        ns_fds: list[tuple[int, int]] = []
+        if collect:
+            net, ipc = linux.unshare_collect()
+            mark("create: namespaces collected")
+            for fd, flag in ((net, linux.CLONE_NEWNET), (ipc, linux.CLONE_NEWIPC)):
+                if fd >= 0:
+                    self.fds.append(fd)  # closed with the others
+                    ns_fds.append((fd, flag))
+        pid, rfd, wfd, peer = spawn_init(
+            cfg, self.opts, self.fds, fifo=not self.run, ns_fds=ns_fds, plan=plan
+        )
+        mark("create: cloned")
+        return pid, rfd, wfd, peer
+
+
+def _clone(cfg: InitConfig, flags: int, p_r: int, p_w: int, plan: Plan | None) -> int:
+    """Clone init: the C init on its plan, else a fork running init.main."""
+    if plan is not None:
+        plan.fill(cfg, p_r, p_w)
+        proc = cfg.spec.process
+        keep_oom = proc is not None and proc.oom_score_adj is not None
+        try:
+            pid = linux.init_spawn(flags, plan.ops, keep_oom)
+            mark("create: init in C")
+            return pid
+        except (MemoryError, ValueError) as exc:
+            # no room for its stack and scratch (strict overcommit?), or a
+            # string it cannot carry (a NUL, not UTF-8): the fork
+            from hull.runtime.init import preload
+
+            mark(f"create: python init ({type(exc).__name__}: {exc})")
+            preload(cfg.spec)
+    from hull.runtime.init import main as init_main
+
+    pid = linux.clone(flags)
+    if pid == 0:
+        os.close(p_r)
+        os.close(p_w)
+        init_main(cfg)
+    return pid
 
 
 def _spawn_joined(

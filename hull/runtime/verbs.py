@@ -289,13 +289,13 @@ def cmd_update(args: Args, root: str) -> int:
 def cmd_features(args: Args, root: str) -> int:
     from hull.linux.caps import CAPS
     from hull.oci.runtime_spec import HOOK_KINDS, NAMESPACE_TYPES, SECCOMP_ACTIONS, SECCOMP_OPS
-    from hull.runtime.rootfs import _FLAGS, _PROPAGATION
+    from hull.runtime.initdefs import MOUNT_FLAGS, PROPAGATION
 
     features = {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.1.0",
         "hooks": list(HOOK_KINDS),
-        "mountOptions": sorted([*_FLAGS, *_PROPAGATION, "rro"]),
+        "mountOptions": sorted([*MOUNT_FLAGS, *PROPAGATION, "rro"]),
         "linux": {
             "namespaces": list(NAMESPACE_TYPES),
             "capabilities": list(CAPS),

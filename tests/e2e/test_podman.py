@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import hull_runtime_path, is_root
+from tests.conftest import INIT_EXECUTORS, hull_binary, is_root
 
 pytestmark = pytest.mark.skipif(not is_root(), reason="needs root and a real kernel")
 
@@ -38,8 +38,13 @@ def podman(base: Path, *args: str, timeout: float = 120) -> subprocess.Completed
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def test_podman_run_with_hull_runtime(busybox_rootfs: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("executor", INIT_EXECUTORS)
+def test_podman_run_with_hull_runtime(
+    busybox_rootfs: Path, tmp_path: Path, pyinit_runtime_path: str, executor: str
+) -> None:
     import tempfile
+
+    runtime = hull_binary(executor, pyinit_runtime_path)
 
     # podman refuses a run root longer than 50 characters: pytest's are longer
     base = Path(tempfile.mkdtemp(prefix="hull-podman-"))
@@ -51,7 +56,7 @@ def test_podman_run_with_hull_runtime(busybox_rootfs: Path, tmp_path: Path) -> N
         assert res.returncode == 0, res.stderr
         res = podman(
             base,
-            "--runtime", hull_runtime_path(),
+            "--runtime", runtime,
             "run", "--rm", "--network", "none", "--hostname", "podman-hull",
             "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096",
             "localhost/hull-test-busybox",
@@ -61,7 +66,7 @@ def test_podman_run_with_hull_runtime(busybox_rootfs: Path, tmp_path: Path) -> N
         assert res.stdout.split() == ["pid=1", "podman-hull"]
         res = podman(
             base,
-            "--runtime", hull_runtime_path(),
+            "--runtime", runtime,
             "run", "--rm", "--network", "none",
             "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096",
             "localhost/hull-test-busybox", "true",

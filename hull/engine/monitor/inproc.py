@@ -33,6 +33,8 @@ _PRELOAD = (
     "hull.runtime.state",
     "hull.runtime.process",
     "hull.runtime.init",
+    "hull.runtime.initdefs",
+    "hull.runtime.initplan",
     "hull.runtime.rootfs",
     "hull.runtime.sync",
     "hull.runtime.hooks",
