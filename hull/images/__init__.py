@@ -28,7 +28,8 @@ if TYPE_CHECKING:
         parse_normalized_named,
         parse_reference,
     )
-    from hull.images.service import ImageService, InUse, LayerBlob, UsedBy, short_id
+    from hull.images.removal import InUse, UsedBy, short_id
+    from hull.images.service import ImageService, LayerBlob
     from hull.metadata import ImageLayer, ImageRecord
 
 # public name -> the module that defines it
@@ -50,10 +51,10 @@ _WHERE = {
     "parse_normalized_named": "reference",
     "parse_reference": "reference",
     "ImageService": "service",
-    "InUse": "service",
+    "InUse": "removal",
     "LayerBlob": "service",
-    "UsedBy": "service",
-    "short_id": "service",
+    "UsedBy": "removal",
+    "short_id": "removal",
     "ImageLayer": "hull.metadata",
     "ImageRecord": "hull.metadata",
 }
