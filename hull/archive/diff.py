@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from hull.archive import tarstream as ts
 from hull.archive.apply import OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX
+from hull.archive.tarwriter import TarWriter
 from hull.errors import FailedPrecondition, InvalidArgument
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def _xattrs(dirfd: int, name: bytes) -> dict[str, bytes]:
 
 class _Differ:
     def __init__(self, out: BinaryIO, overlay: bool) -> None:
-        self.w = ts.TarWriter(out)
+        self.w = TarWriter(out)
         self.out = out
         self.overlay = overlay
         self.links: dict[tuple[int, int], bytes] = {}

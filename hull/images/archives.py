@@ -42,6 +42,7 @@ from typing import IO, Any, BinaryIO, Literal
 from hull import metadata as md
 from hull.archive import decompress_stream, detect_compression
 from hull.archive import tarstream as ts
+from hull.archive.tarwriter import TarWriter
 from hull.errors import Internal, InvalidArgument, NotFound
 from hull.images.reference import parse_any_reference, parse_reference
 from hull.images.service import ImageService, LayerBlob
@@ -76,7 +77,7 @@ class _Out:
     """A tar being written: directories once, regular files from bytes or streams."""
 
     def __init__(self, out: BinaryIO) -> None:
-        self.w = ts.TarWriter(out)
+        self.w = TarWriter(out)
         self.out = out
         self.names: set[str] = set()
 

@@ -33,6 +33,7 @@ from typing import Any
 
 from hull.archive import diff_dir
 from hull.archive import tarstream as ts
+from hull.archive.tarwriter import TarWriter
 from hull.errors import FailedPrecondition, Internal
 from hull.images.inspect import format_time
 from hull.images.service import ImageService
@@ -94,7 +95,7 @@ def _busybox_tar(binary: Path, out: io.BufferedIOBase) -> int:
     for a in applets:
         if a != "busybox" and "/" not in a:
             entries.setdefault(f"bin/{a}", (ts.SYM, {"mode": 0o777, "linkname": b"busybox"}))
-    w = ts.TarWriter(out)  # type: ignore[arg-type]
+    w = TarWriter(out)  # type: ignore[arg-type]
     for name in sorted(entries, key=lambda n: n.rstrip("/").split("/")):
         typ, meta = entries[name]
         data = meta.get("data")
