@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from hull.archive import tarstream as ts
 from hull.archive.compression import Compression, decompress_stream
+from hull.archive.rootwalk import DIR_FLAGS, Tree, clean_name
 from hull.errors import HullError, Internal, InvalidArgument, Unavailable
 
 if TYPE_CHECKING:
@@ -54,10 +55,7 @@ WHITEOUT_META_PREFIX = b".wh..wh."
 WHITEOUT_OPAQUE = b".wh..wh..opq"
 OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-_MAX_SYMLINKS = 40
-_FD_CACHE_SIZE = 256
 
 GiB = 1 << 30
 
@@ -106,148 +104,11 @@ class ApplyStats:
 
 
 @dataclass
-class _Dir:
-    fd: int
-    key: bytes  # the directory's real path under the root, "" for the root
-
-
-@dataclass
 class _DirMeta:
     mode: int
     mtime_ns: int
     atime_ns: int
     comps: list[bytes] = field(default_factory=list)
-
-
-class _EntryError(Exception):
-    """Internal: a refusal that ``_fail`` turns into InvalidArgument."""
-
-
-def _clean(name: bytes, label: str) -> list[bytes]:
-    """Lexically clean an entry name; refuse one that climbs above the root."""
-    out: list[bytes] = []
-    for c in name.split(b"/"):
-        if c == b"" or c == b".":
-            continue
-        if c == b"..":
-            if not out:
-                raise InvalidArgument(f"layer entry '{label}': path escapes the root")
-            out.pop()
-        else:
-            out.append(c)
-    return out
-
-
-def _clamp(base: list[bytes], target: bytes) -> list[bytes]:
-    """``base`` joined with a symlink ``target``, ``..`` stopping at the root."""
-    out = [] if target.startswith(b"/") else list(base)
-    for c in target.split(b"/"):
-        if c == b"" or c == b".":
-            continue
-        if c == b"..":
-            if out:
-                out.pop()
-        else:
-            out.append(c)
-    return out
-
-
-class _Tree:
-    """Directory fds of the destination tree, opened safely and cached.
-
-    The cache maps a lexical directory path (after cleaning) to the fd of
-    the real directory and its real path; a path through a symlink is an
-    alias of its target's entry. Removing a directory or a symlink marks the
-    cache stale; it is dropped before the next entry (never in the middle of
-    one, so fds held by the current entry stay valid).
-    """
-
-    def __init__(self, root: Path) -> None:
-        self.root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        self.cache: dict[bytes, _Dir] = {b"": _Dir(self.root_fd, b"")}
-        self.stale = False
-        self._links = 0
-
-    def _drop(self, entries: list[_Dir]) -> None:
-        keep = {d.fd for d in self.cache.values()}
-        keep.add(self.root_fd)
-        for fd in {d.fd for d in entries} - keep:
-            os.close(fd)
-
-    def close(self) -> None:
-        entries = list(self.cache.values())
-        self.cache = {}
-        self._drop(entries)
-        os.close(self.root_fd)
-
-    def invalidate(self) -> None:
-        """Forget every cached fd."""
-        entries = list(self.cache.values())
-        self.cache = {b"": _Dir(self.root_fd, b"")}
-        self._drop(entries)
-        self.stale = False
-
-    def trim(self) -> None:
-        """Between entries: drop a stale cache, keep the cache bounded."""
-        if self.stale:
-            self.invalidate()
-        elif len(self.cache) > _FD_CACHE_SIZE:
-            popped = [self.cache.pop(key) for key in list(self.cache)[1 : _FD_CACHE_SIZE // 2]]
-            self._drop(popped)
-
-    def dir(self, comps: list[bytes], create: bool, label: str) -> _Dir | None:
-        """The directory at ``comps`` (symlinks resolved inside the root)."""
-        self._links = 0
-        return self._dir(comps, create, label)
-
-    def _dir(self, comps: list[bytes], create: bool, label: str) -> _Dir | None:
-        key = b"/".join(comps)
-        d = self.cache.get(key)
-        if d is not None:
-            return d
-        parent = self._dir(comps[:-1], create, label)
-        if parent is None:
-            return None
-        name = comps[-1]
-        try:
-            fd = os.open(name, _DIR_FLAGS, dir_fd=parent.fd)
-        except FileNotFoundError:
-            if not create:
-                return None
-            try:
-                os.mkdir(name, 0o755, dir_fd=parent.fd)
-            except FileExistsError:
-                pass
-            fd = os.open(name, _DIR_FLAGS, dir_fd=parent.fd)
-            d = _Dir(fd, parent.key + b"/" + name if parent.key else name)
-        except OSError as exc:
-            if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
-                raise
-            st = os.stat(name, dir_fd=parent.fd, follow_symlinks=False)
-            if not stat.S_ISLNK(st.st_mode):
-                raise InvalidArgument(
-                    f"layer entry '{label}': '{ts.entry_label(key)}' is not a directory"
-                ) from None
-            self._links += 1
-            if self._links > _MAX_SYMLINKS:
-                raise InvalidArgument(
-                    f"layer entry '{label}': too many levels of symbolic links"
-                ) from None
-            target = os.readlink(name, dir_fd=parent.fd)
-            base = parent.key.split(b"/") if parent.key else []
-            resolved = self._dir(_clamp(base, target), create, label)
-            if resolved is None:
-                return None
-            # Cache the alias under the lexical key too; invalidate() on
-            # removal of any directory or symlink keeps aliases honest.
-            self.cache[key] = resolved
-            return resolved
-        else:
-            d = _Dir(fd, parent.key + b"/" + name if parent.key else name)
-        self.cache[key] = d
-        if d.key != key:
-            self.cache[d.key] = d
-        return d
 
 
 def _xattr_allowed(name: str, is_root: bool) -> bool:
@@ -282,7 +143,7 @@ class _Applier:
         self.chown = chown
         self.is_root = os.geteuid() == 0
         self.stats = ApplyStats()
-        self.tree = _Tree(dest)
+        self.tree = Tree(dest)
         self.dirs: dict[bytes, _DirMeta] = {}
         self.root_meta: _DirMeta | None = None
         self.sparse_total = 0
@@ -359,7 +220,7 @@ class _Applier:
 
     def _entry(self, e: ts.TarEntry, reader: ts.TarReader) -> None:
         label = e.label
-        comps = _clean(e.name, label)
+        comps = clean_name(e.name, label)
         if not comps:
             if e.type != ts.DIR:
                 raise InvalidArgument(f"layer entry '{label}': only a directory may name the root")
@@ -462,7 +323,7 @@ class _Applier:
                 self._remove(pfd, name)
                 os.mkdir(name, 0o700, dir_fd=pfd)
         if self.chown or e.xattrs:
-            fd = os.open(name, _DIR_FLAGS, dir_fd=pfd)
+            fd = os.open(name, DIR_FLAGS, dir_fd=pfd)
             try:
                 if self.chown:
                     os.fchown(fd, *self._owner(e))
@@ -488,7 +349,7 @@ class _Applier:
 
     def _hardlink(self, e: ts.TarEntry, pfd: int, name: bytes) -> None:
         label = e.label
-        tcomps = _clean(e.linkname, label)
+        tcomps = clean_name(e.linkname, label)
         target = ts.entry_label(e.linkname)
         if not tcomps:
             raise InvalidArgument(f"layer entry '{label}': hard link to the root '{target}'")
@@ -593,7 +454,7 @@ class _Applier:
             is_dir = stat.S_ISDIR(st.st_mode)
             if ckey in touched:
                 if is_dir:
-                    cfd = os.open(bname, _DIR_FLAGS, dir_fd=fd)
+                    cfd = os.open(bname, DIR_FLAGS, dir_fd=fd)
                     try:
                         self._empty_lower(cfd, ckey)
                     finally:
@@ -621,7 +482,7 @@ class _Applier:
             if d is None:
                 continue
             try:
-                fd = os.open(comps[-1], _DIR_FLAGS, dir_fd=d.fd)
+                fd = os.open(comps[-1], DIR_FLAGS, dir_fd=d.fd)
             except OSError:
                 continue  # replaced or removed later in the layer
             try:
