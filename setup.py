@@ -1,4 +1,4 @@
-"""Build the one C extension (hull.linux._sys); everything else is in pyproject.toml.
+"""Build the C extensions (hull.linux._sys, hull.content._sha256); the rest is in pyproject.toml.
 
 The extension is hull/linux/_sys.c (syscall wrappers) and
 hull/linux/initexec.c (the container's init in C, run in a CLONE_VM child).
@@ -101,6 +101,13 @@ setup(
             depends=[TRAMPOLINE],
             # no loop of initexec.c's CLONE_VM child turned into a libc call
             extra_compile_args=["-O2", "-Wall", "-fno-tree-loop-distribute-patterns"],
+        ),
+        # SHA-256 with the x86 SHA extensions (two streams at once, for a pull's
+        # blob digest and diff ID)
+        Extension(
+            "hull.content._sha256",
+            ["hull/content/_sha256.c"],
+            extra_compile_args=["-O2", "-Wall"],
         ),
     ],
     cmdclass={"build_ext": BuildExt},

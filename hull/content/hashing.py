@@ -1,4 +1,12 @@
-"""A digester that hashes in a thread of its own, behind the writer that feeds it.
+"""Digesters for layer bytes: one that hashes behind its writer, one for two streams.
+
+``PairHasher`` hashes two sha256 streams at once (a layer's blob and the
+tar inside it): with the CPU's SHA extensions their blocks go through the
+rounds in lockstep (``hull.content._sha256``), ~1.8x the throughput of
+hashing them one after the other; without them it is two ``hashlib``
+objects.
+
+``HashBehind`` hashes in a thread of its own, behind the writer that feeds it.
 
 A layer's bytes are hashed several times on their way (the blob's digest,
 the uncompressed diff ID) while one thread also inflates and stores them.
@@ -14,10 +22,19 @@ a chunk just received, still in the CPU cache, costs least.
 
 from __future__ import annotations
 
+import hashlib
 import queue
 import threading
+from typing import Any
 
 from hull.oci.digest import Digest, Digester
+
+try:
+    import hull.content._sha256 as _sha256
+
+    _PAIRED = bool(_sha256.ACCELERATED)
+except ImportError:  # pragma: no cover - the extension is part of every build
+    _PAIRED = False
 
 # below this a chunk is cheaper to hash than to hand over
 THREAD_MIN = 256 * 1024
@@ -73,4 +90,51 @@ class HashBehind:
         self._sync()
 
 
-__all__ = ["HashBehind"]
+Buffer = bytes | bytearray | memoryview
+
+
+class PairHasher:
+    """Two sha256 streams, ``a`` and ``b``, fed side by side; see the module doc.
+
+    Not for use by two threads at once (``_sha256`` refuses that).
+    """
+
+    __slots__ = ("_a", "_b", "_pair")
+
+    def __init__(self) -> None:
+        self._a: Any
+        self._b: Any
+        self._pair: Any
+        if _PAIRED:
+            self._a, self._b = _sha256.Sha256(), _sha256.Sha256()
+            self._pair = _sha256.update_pair
+        else:
+            self._a, self._b = hashlib.sha256(), hashlib.sha256()
+            self._pair = None
+
+    def update(self, a: Buffer, b: Buffer) -> None:
+        """Feed the next bytes of both streams (of any lengths)."""
+        if self._pair is not None:
+            self._pair(self._a, a, self._b, b)
+        else:
+            self._a.update(a)
+            self._b.update(b)
+
+    def update_a(self, data: Buffer) -> None:
+        """Feed stream ``a`` alone."""
+        self._a.update(data)
+
+    def update_b(self, data: Buffer) -> None:
+        """Feed stream ``b`` alone."""
+        self._b.update(data)
+
+    def digest_a(self) -> Digest:
+        """The sha256 of stream ``a`` so far."""
+        return Digest("sha256", self._a.hexdigest())
+
+    def digest_b(self) -> Digest:
+        """The sha256 of stream ``b`` so far."""
+        return Digest("sha256", self._b.hexdigest())
+
+
+__all__ = ["HashBehind", "PairHasher"]

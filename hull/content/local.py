@@ -178,13 +178,26 @@ class LocalWriter:
             remaining -= len(chunk)
         self._file.seek(size)
 
-    def commit(self) -> Digest:
-        """Verify size and digest, rename into ``blobs/``, fsync, end the ingest."""
+    def commit(self, digest: Digest | None = None) -> Digest:
+        """Verify size and digest, rename into ``blobs/``, fsync, end the ingest.
+
+        ``digest``: what the caller computed of exactly the bytes written (or
+        read back from the file). An ingest made with ``hashed=False`` takes
+        it instead of reading the file again; one that hashed checks both agree.
+        """
         self._check_open()
         size = self.offset
-        if not self._hashed:
-            self._rehash()
-        digest = self._digester.digest()
+        if digest is None or self._hashed:
+            if not self._hashed:
+                self._rehash()
+            own = self._digester.digest()
+            if digest is not None and digest != own:
+                self._discard()
+                raise InvalidArgument(
+                    f"ingest '{self._ref}': the bytes stored have digest {own}, not the {digest} "
+                    "its reader computed"
+                )
+            digest = own
         if self._expected_size is not None and size != self._expected_size:
             self._discard()
             raise InvalidArgument(

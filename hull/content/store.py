@@ -72,8 +72,12 @@ class Writer(Protocol):
         """Drop received bytes past ``size`` (e.g. 0 to restart)."""
         ...
 
-    def commit(self) -> Digest:
-        """Verify digest and size, make the blob visible, end the ingest."""
+    def commit(self, digest: Digest | None = None) -> Digest:
+        """Verify digest and size, make the blob visible, end the ingest.
+
+        ``digest``: what the caller computed of exactly the bytes written; a
+        ``hashed=False`` ingest takes it instead of re-reading its data.
+        """
         ...
 
     def close(self) -> None:

@@ -482,9 +482,10 @@ class Puller:
         lid = short(desc.digest)
         try:
             content = self.service.content
-            # hashed as written, in this thread (a resumed spool is re-hashed on opening)
+            # not hashed here: the unpacker reads the spool back from its first byte
+            # and hashes it together with the tar inside (a resumed one included)
             writer = content.writer(ingest_ref(desc.digest), desc.digest, desc.size,
-                                    hash_thread=False)  # fmt: skip
+                                    hashed=False)  # fmt: skip
             spool.writer = writer
             if content.exists(desc.digest):
                 with spool.cond:

@@ -32,14 +32,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from hull import metadata as md
-from hull.archive import compress_stream, decompress_stream, detect_compression
+from hull.archive import compress_stream, detect_compression
 from hull.content import LocalStore, Writer
-from hull.errors import InvalidArgument, NotFound
+from hull.errors import Internal, InvalidArgument, NotFound
 from hull.images import inspect as shapes
 from hull.images import removal as rm
 from hull.images.reference import Reference, parse_any_reference, parse_reference
 from hull.images.removal import InUse, UsedBy, short_id
-from hull.images.streams import BlobSink, Hasher, Prefixed, Tee, as_stream
+from hull.images.streams import BlobSink, LayerDecoder, Prefixed, Tee, as_stream
 from hull.metadata import Database, ImageLayer, ImageRecord
 from hull.oci import media_types as mt
 from hull.oci.digest import Digest, Digester
@@ -163,9 +163,10 @@ class ImageService:
         ``unpack_on`` (a parent chain ID, or None for a base layer; False: no)
         unpacks the layer into the snapshotter in the same pass. ``ingest`` is
         the content writer that ``stream``'s bytes are already going into (a
-        pull's download spool, hashing what it stores): it is committed when
-        the stream ends, instead of a copy of its own; on an error it stays
-        the caller's to abort or keep.
+        pull's download spool, best made with ``hashed=False``: the blob is
+        hashed here, with its tar): it is committed when the stream ends,
+        instead of a copy of its own; on an error it stays the caller's to
+        abort or keep.
         """
         own = None
         if lease is None:
@@ -213,7 +214,8 @@ class ImageService:
         if ingest is not None and compress and comp == "none":
             raise InvalidArgument("add_layer: an ingest holds the bytes as they are, not gzipped")
         ref = f"layer-{uuid.uuid4().hex}"
-        writer = self.content.writer(ref, expected_digest) if ingest is None else ingest
+        # every byte stored is hashed on its way here (below), not by the writer
+        writer = ingest or self.content.writer(ref, expected_digest, hashed=False)
         try:
             if compress and comp == "none":
                 tee = Tee(src, lambda b: None)  # reads the plain tar, hashes the diff
@@ -225,48 +227,45 @@ class ImageService:
                 diff_id, diff_size = tee.digester.digest(), tee.digester.size
                 digest, size, comp = out.digester.digest(), out.digester.size, "gzip"
             else:
-                # the content writer hashes what it stores (in a thread of its
-                # own): a second digest of the same bytes here would only cost;
-                # an ingest given has the bytes already: they are only counted
-                counted = Tee(src, writer.write, hashing=False) if ingest is None else Hasher(src)
-                counted.hashing = False
-                plain = Hasher(decompress_stream(as_stream(counted), comp))
+                # the blob (as stored) and its tar are hashed together by the
+                # decoder; an ingest given has the bytes already (a pull's spool)
+                raw = src
+                if ingest is None:
+                    raw = as_stream(Tee(src, writer.write, hashing=False))
+                dec = LayerDecoder(raw, comp)
                 if unpack_on is not False:
                     parent = unpack_on if isinstance(unpack_on, Digest) else None
                     if expected_diff_id is None:
                         raise InvalidArgument("add_layer: unpacking needs the expected diff ID")
                     chain = compute_chain_id(parent, expected_diff_id)
                     self._hold(lease, "snapshot", str(chain))
-                    plain.hashing = False
                     info = self.snapshots.unpack_layer(
-                        chain, parent, as_stream(plain), compression="none",
-                        expected_diff_id=expected_diff_id,
+                        chain, parent, as_stream(dec), compression="none",
+                        expected_diff_id=expected_diff_id, hashed_by=dec.diff_digest,
                     )  # fmt: skip
-                    if plain.count == 0:  # the layer existed: verify what we store anyway
-                        plain.hashing = True
-                        plain.drain()
-                        diff_id, diff_size = plain.digester.digest(), plain.digester.size
+                    if dec.diff_size == 0:  # the layer existed: verify what we store anyway
+                        dec.drain()
+                        diff_id, diff_size = dec.diff_digest()
                     else:
                         diff_id, diff_size = info.diff_id, info.size
                 else:
-                    plain.drain()
-                    diff_id, diff_size = plain.digester.digest(), plain.digester.size
-                while counted.read(CHUNK):  # bytes after the end of the compressed stream
-                    pass
-                digest, size = None, counted.count
+                    dec.drain()
+                    diff_id, diff_size = dec.diff_digest()
+                dec.finish()  # bytes after the end of the compressed stream
+                digest, size = dec.blob_digest(), dec.blob_size
             if expected_diff_id is not None and diff_id != expected_diff_id:
                 raise InvalidArgument(
-                    f"layer {digest or expected_digest or 'blob'}: content has diff ID {diff_id},"
+                    f"layer {expected_digest or digest}: content has diff ID {diff_id},"
                     f" expected {expected_diff_id}"
                 )
-            if digest is not None and expected_digest is not None and digest != expected_digest:
+            if expected_digest is not None and digest != expected_digest:
                 raise InvalidArgument(
                     f"layer blob: digest mismatch: {digest}, expected {expected_digest}"
                 )
-            # commit verifies the digest it computed against expected_digest;
+            if size != writer.offset:
+                raise Internal(f"layer blob: hashed {size} bytes but {writer.offset} are stored")
             # the shared GC lock held by add_layer keeps the new blob until held
-            committed = writer.commit()
-            digest = digest or committed
+            writer.commit(digest)
             self._hold(lease, "content", str(digest))
         except BaseException:
             if ingest is None:

@@ -17,9 +17,11 @@ import stat
 from typing import TYPE_CHECKING, BinaryIO, cast
 
 from hull.content.hashing import HashBehind
+from hull.errors import Internal
 from hull.oci.digest import Digest
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -27,10 +29,16 @@ _CHUNK = 1 << 20
 
 
 class HashingReader:
-    """A read-only stream that hashes (sha256) and counts what passes through."""
+    """A read-only stream that hashes (sha256) and counts what passes through.
 
-    def __init__(self, raw: BinaryIO) -> None:
+    ``hashed_by``: ``raw`` hashes itself; this gives its digest and size.
+    """
+
+    def __init__(
+        self, raw: BinaryIO, *, hashed_by: Callable[[], tuple[Digest, int]] | None = None
+    ) -> None:
         self._raw = raw
+        self._hashed_by = hashed_by
         # hashed by a helper thread (another core) while this one inflates and writes
         self._h = HashBehind("sha256")
         self.size = 0
@@ -38,7 +46,8 @@ class HashingReader:
     def read(self, n: int = -1) -> bytes:
         data = self._raw.read(n)
         if data:
-            self._h.update(data)
+            if self._hashed_by is None:
+                self._h.update(data)
             self.size += len(data)
         return data
 
@@ -47,6 +56,11 @@ class HashingReader:
 
     def digest(self) -> Digest:
         """The sha256 of everything read so far."""
+        if self._hashed_by is not None:
+            digest, size = self._hashed_by()
+            if size != self.size:
+                raise Internal(f"layer stream hashed {size} bytes but handed out {self.size}")
+            return digest
         return self._h.digest()
 
     def close(self) -> None:

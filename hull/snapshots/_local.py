@@ -289,6 +289,7 @@ class LocalSnapshotter:
         *,
         compression: Compression | None = None,
         expected_diff_id: Digest | None = None,
+        hashed_by: Callable[[], tuple[Digest, int]] | None = None,
     ) -> LayerInfo:
         """Apply a layer tar on ``parent`` as the new layer ``chain_id``; see the protocol."""
         chain = as_chain_id(chain_id)
@@ -307,7 +308,9 @@ class LocalSnapshotter:
             undo: Callable[[], None] | None = None
             try:
                 self._fill_layer(tmp / "diff", par)
-                hashing = _fs.HashingReader(decompress_stream(stream, compression))
+                hashing = _fs.HashingReader(
+                    decompress_stream(stream, compression), hashed_by=hashed_by
+                )
                 apply_layer(
                     hashing.as_stream(),
                     tmp / "diff",

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, BinaryIO, NamedTuple, Protocol
 from hull.oci.digest import Digest, digest_bytes
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from hull.archive import Compression
@@ -134,8 +135,13 @@ class Snapshotter(Protocol):
         *,
         compression: Compression | None = None,
         expected_diff_id: Digest | None = None,
+        hashed_by: Callable[[], tuple[Digest, int]] | None = None,
     ) -> LayerInfo:
         """Apply a layer tar (gzip/zstd/plain) on ``parent`` as the new layer ``chain_id``.
+
+        ``hashed_by``: ``stream`` hashes what it hands out itself (a pull
+        hashing the blob and its tar together); called once the tar is read
+        to its end, it gives the diff ID and size instead of a hash of ours.
 
         The diff ID is the sha256 of the uncompressed tar; it must match
         ``expected_diff_id`` if given, and ``chain_id`` must be the chain ID
