@@ -64,10 +64,12 @@ from .credentials import AuthConfig
 from .progress import Progress, Pumped, Throttle, message, short
 from .settings import Endpoint, RegistrySettings
 from .sources import Sources
-from .spool import RECV_CHUNK, NetworkCut, Spool, SpoolReader
+from .spool import RECV_CHUNK, Abandoned, NetworkCut, Spool, SpoolReader
 from .transport import NETWORK_ERRORS, RegistryClient, error_for, registry_message
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from hull.images import ImageService, LayerBlob
     from hull.metadata import ImageRecord
 
@@ -389,17 +391,35 @@ class Puller:
             Spool(manifest.layers[i], self._ingest_data(ingest_ref(manifest.layers[i].digest)))
             for i in jobs
         ]
-        with concurrent.futures.ThreadPoolExecutor(max(1, min(workers, len(jobs) or 1))) as pool:
+        snaps = self.service.snapshots
+        # unpacked in this pass: a layer whose parent is there, or unpacked just before it
+        stacked: dict[int, bool] = {}
+        for i in jobs:
+            stacked[i] = i == 0 or snaps.has_layer(chains[i - 1]) or stacked.get(i - 1, False)
+        # overlay layers unpack side by side (each waits for its parent only to link
+        # on it): once the downloads are done, the last layers no longer queue on one core
+        unpackers = 2 if snaps.independent_layers and len(jobs) > 1 else 1
+        with (
+            concurrent.futures.ThreadPoolExecutor(max(1, min(workers, len(jobs) or 1))) as pool,
+            concurrent.futures.ThreadPoolExecutor(unpackers, "hull-unpack") as upool,
+        ):
             futures = [pool.submit(self._fetch, client, ref, s) for s in spools]
+            unpacks: dict[int, concurrent.futures.Future[LayerBlob]] = {}
             try:
                 for i, spool in zip(jobs, spools, strict=True):
-                    results[spool.desc.digest] = self._unpack(
-                        spool, diff_ids[i], chains[i - 1] if i else None, lease
-                    )
+                    parent = chains[i - 1] if i else None
+                    before = unpacks.get(i - 1) if stacked[i] else None
+                    unpacks[i] = upool.submit(
+                        self._unpack, spool, diff_ids[i],
+                        parent if stacked[i] else False, lease,
+                        None if before is None else _waiter(before),
+                    )  # fmt: skip
+                for i, spool in zip(jobs, spools, strict=True):
+                    results[spool.desc.digest] = unpacks[i].result()
             finally:
                 for spool in spools:
-                    with spool.cond:
-                        spool.cancelled = True
+                    spool.abandon()  # an unpacker still waiting for bytes gives up
+                concurrent.futures.wait(unpacks.values())
                 for fut in futures:
                     fut.cancel()
                 concurrent.futures.wait(futures)
@@ -420,15 +440,12 @@ class Puller:
                                                   layer.media_type, layer.diff_size)  # fmt: skip
         return out
 
-    def _unpack(self, spool: Spool, diff_id: Digest, parent: Digest | None,
-                lease: str) -> LayerBlob:  # fmt: skip
+    def _unpack(self, spool: Spool, diff_id: Digest, unpack: Digest | bool | None, lease: str,
+                parent_ready: Callable[[], None] | None) -> LayerBlob:  # fmt: skip
+        """Verify (and, ``unpack`` on a parent chain or None, unpack) one layer as it arrives."""
         desc = spool.desc
         lid = short(desc.digest)
         content = self.service.content
-        # unpack in this pass when the parent layer is there to stack on
-        unpack: Digest | bool | None = (
-            parent if parent is None or self.service.snapshots.has_layer(parent) else False
-        )
         try:
             spool.wait_open()
             if spool.existing:  # the same blob, pulled meanwhile
@@ -436,6 +453,7 @@ class Puller:
                     blob = self.service.add_layer(
                         f, media_type=desc.media_type, expected_digest=desc.digest,
                         expected_diff_id=diff_id, lease=lease, unpack_on=unpack,
+                        parent_ready=parent_ready,
                     )  # fmt: skip
             else:
                 reader = SpoolReader(spool)
@@ -444,7 +462,7 @@ class Puller:
                     blob = self.service.add_layer(
                         cast("BinaryIO", reader), media_type=desc.media_type,
                         expected_digest=desc.digest, expected_diff_id=diff_id, lease=lease,
-                        unpack_on=unpack, ingest=spool.writer,
+                        unpack_on=unpack, ingest=spool.writer, parent_ready=parent_ready,
                     )  # fmt: skip
                 finally:
                     reader.close()
@@ -573,6 +591,19 @@ class Puller:
         # bytes received so far; read (never written) here to replay a resumed blob.
         key = hashlib.sha256(ref.encode("utf-8", "surrogateescape")).hexdigest()
         return Path(self.service.content.root) / "ingest" / key / "data"
+
+
+def _waiter(before: concurrent.futures.Future[LayerBlob]) -> Callable[[], None]:
+    """Waits for the unpack of the layer below (raising its error, if it failed)."""
+
+    def wait() -> None:
+        try:
+            before.result()
+        except BaseException as exc:
+            # not the layer's own error: its bytes stay for a resume, its message is not raised
+            raise Abandoned("the layer below it failed") from exc
+
+    return wait
 
 
 def pull(

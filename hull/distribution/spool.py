@@ -32,6 +32,10 @@ class NetworkCut(Exception):
     """The download stopped early (reset, timeout, short body): resumable."""
 
 
+class Abandoned(Exception):
+    """The pull stopped (another layer failed) while this one was being read."""
+
+
 class Spool:
     """One layer's download: the ingest its bytes land in, shared with the unpacker.
 
@@ -63,10 +67,18 @@ class Spool:
             self.error = exc
             self.cond.notify_all()
 
+    def abandon(self) -> None:
+        """The pull is over (done or failed): stop the download and any reader waiting."""
+        with self.cond:
+            self.cancelled = True
+            self.cond.notify_all()
+
     def wait(self, pos: int) -> int:
         """Bytes readable past ``pos`` (0: the end); raises the download's error."""
         with self.cond:
             while True:
+                if self.cancelled:
+                    raise Abandoned("the pull stopped before this layer was read")
                 if self.size > pos:
                     return self.size - pos
                 if self.error is not None:
@@ -79,6 +91,8 @@ class Spool:
         """Until the ingest is open (or the blob turned out to exist)."""
         with self.cond:
             while self.size < 0 and self.error is None and not self.existing:
+                if self.cancelled:
+                    raise Abandoned("the pull stopped before this layer was read")
                 self.cond.wait()
             if self.error is not None and self.size < 0:
                 raise self.error
@@ -129,4 +143,4 @@ class SpoolReader(io.RawIOBase):
         super().close()
 
 
-__all__ = ["READ_CHUNK", "RECV_CHUNK", "NetworkCut", "Spool", "SpoolReader"]
+__all__ = ["READ_CHUNK", "RECV_CHUNK", "Abandoned", "NetworkCut", "Spool", "SpoolReader"]

@@ -26,7 +26,7 @@ import io
 import os
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -154,6 +154,7 @@ class ImageService:
         lease: str | None = None,
         unpack_on: Digest | bool | None = False,
         ingest: Writer | None = None,
+        parent_ready: Callable[[], None] | None = None,
     ) -> LayerBlob:
         """Store a layer tar (gzip, zstd or plain, by magic bytes) in one streaming pass.
 
@@ -166,7 +167,8 @@ class ImageService:
         pull's download spool, best made with ``hashed=False``: the blob is
         hashed here, with its tar): it is committed when the stream ends,
         instead of a copy of its own; on an error it stays the caller's to
-        abort or keep.
+        abort or keep. ``parent_ready``: the parent layer is still being
+        unpacked by another thread (see ``Snapshotter.unpack_layer``).
         """
         own = None
         if lease is None:
@@ -184,6 +186,7 @@ class ImageService:
                     lease,
                     unpack_on,
                     ingest,
+                    parent_ready,
                 )
             except BaseException:
                 if own is not None:
@@ -202,6 +205,7 @@ class ImageService:
         lease: str,
         unpack_on: Digest | bool | None,
         ingest: Writer | None,
+        parent_ready: Callable[[], None] | None = None,
     ) -> LayerBlob:
         family = (
             "docker" if media_type and media_type.startswith("application/vnd.docker") else "oci"
@@ -242,6 +246,7 @@ class ImageService:
                     info = self.snapshots.unpack_layer(
                         chain, parent, as_stream(dec), compression="none",
                         expected_diff_id=expected_diff_id, hashed_by=dec.diff_digest,
+                        parent_ready=parent_ready,
                     )  # fmt: skip
                     if dec.diff_size == 0:  # the layer existed: verify what we store anyway
                         dec.drain()

@@ -281,6 +281,9 @@ class LocalSnapshotter:
         """Whether the layer ``chain_id`` is committed (complete)."""
         return self.layer_dir(as_chain_id(chain_id)).is_dir()
 
+    # a new layer starts empty (overlay), not as a copy of its parent (vfs)
+    independent_layers: bool = False
+
     def unpack_layer(
         self,
         chain_id: Digest,
@@ -290,6 +293,7 @@ class LocalSnapshotter:
         compression: Compression | None = None,
         expected_diff_id: Digest | None = None,
         hashed_by: Callable[[], tuple[Digest, int]] | None = None,
+        parent_ready: Callable[[], None] | None = None,
     ) -> LayerInfo:
         """Apply a layer tar on ``parent`` as the new layer ``chain_id``; see the protocol."""
         chain = as_chain_id(chain_id)
@@ -302,7 +306,11 @@ class LocalSnapshotter:
                         f"layer {chain} has diff ID {existing.diff_id}, expected {expected_diff_id}"
                     )
                 return self._layer_info(existing)
-            if par is not None:
+            # the parent is needed from the start only where a layer starts as its tree
+            wait_late = parent_ready is not None and self.independent_layers
+            if parent_ready is not None and not wait_late:
+                parent_ready()
+            if par is not None and not wait_late:
                 self._layer(par)
             tmp = self._mktemp(self.layers)
             undo: Callable[[], None] | None = None
@@ -328,6 +336,11 @@ class LocalSnapshotter:
                         f"layer {chain}: content (diff ID {diff_id}) on parent {par} "
                         f"has chain ID {computed}"
                     )
+                if wait_late:
+                    assert parent_ready is not None
+                    parent_ready()
+                    if par is not None:
+                        self._layer(par)
                 self._write_layer_meta(tmp, par, diff_id, hashing.size)
                 undo = self._link_layer(tmp, chain, par)
                 self._publish_layer(tmp, chain, par)

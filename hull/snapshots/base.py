@@ -127,6 +127,11 @@ class Snapshotter(Protocol):
         """Whether the layer ``chain_id`` is committed (complete)."""
         ...
 
+    @property
+    def independent_layers(self) -> bool:
+        """Whether a layer unpacks without its parent's tree (so several at once)."""
+        ...
+
     def unpack_layer(
         self,
         chain_id: Digest,
@@ -136,8 +141,15 @@ class Snapshotter(Protocol):
         compression: Compression | None = None,
         expected_diff_id: Digest | None = None,
         hashed_by: Callable[[], tuple[Digest, int]] | None = None,
+        parent_ready: Callable[[], None] | None = None,
     ) -> LayerInfo:
         """Apply a layer tar (gzip/zstd/plain) on ``parent`` as the new layer ``chain_id``.
+
+        ``parent_ready``: ``parent`` is still being unpacked (by another
+        thread); this waits until it is committed, raising if it never will
+        be. It is called before the parent is needed: first thing, or (with
+        ``independent_layers``) only once the tar is applied, so that the
+        layers of one image unpack side by side.
 
         ``hashed_by``: ``stream`` hashes what it hands out itself (a pull
         hashing the blob and its tar together); called once the tar is read

@@ -70,6 +70,9 @@ class OverlaySnapshotter(LocalSnapshotter):
 
     # -- layers ------------------------------------------------------------------------
 
+    # each layer is a directory of its own: layers of one image unpack side by side
+    independent_layers = True
+
     def _fill_layer(self, diff: Path, parent: Digest | None) -> None:
         _fs.empty_dir_like(diff)
 

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -327,6 +328,74 @@ def test_deep_chain_mounts(snap: Snapshotter, mounts: Mounts) -> None:
     out = io.BytesIO()
     snap.diff("deep", out)
     assert tar_names(out.getvalue()) == ["top"]
+
+
+# -- layers unpacked side by side ----------------------------------------------------------
+
+
+class _Gate(io.RawIOBase):
+    """A stream that hands out nothing until ``opened`` is set."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+        self.opened = threading.Event()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        assert self.opened.wait(30)
+        return self._data.read(n)
+
+
+def test_a_layer_unpacks_while_its_parent_does(snap: Snapshotter, mounts: Mounts) -> None:
+    c1 = sha(LAYER1)
+    c2 = compute_chain_id(c1, sha(LAYER2))
+    gate = _Gate(LAYER1)
+    parent_done = threading.Event()
+    asked: list[bool] = []
+
+    def parent_ready() -> None:
+        # what was there when the child asked for its parent: the child's own tar applied?
+        layers = snap.root / "layers"
+        tmps = [layers / n / "diff" for n in os.listdir(layers) if n.startswith("tmp-")]
+        asked.append(any((d / "opq").is_dir() for d in tmps) and not snap.has_layer(c1))
+        gate.opened.set()
+        assert parent_done.wait(30)
+
+    def parent() -> None:
+        snap.unpack_layer(c1, None, gate)  # type: ignore[arg-type]
+        parent_done.set()
+
+    t = threading.Thread(target=parent)
+    t.start()
+    try:
+        info = snap.unpack_layer(c2, c1, io.BytesIO(LAYER2), parent_ready=parent_ready)
+    finally:
+        gate.opened.set()
+        t.join()
+    assert info.chain_id == c2 and snap.has_layer(c1) and snap.has_layer(c2)
+    # overlay applied the child before its parent had a byte; vfs, which starts a
+    # layer as a copy of its parent, waited first
+    assert asked == [snap.independent_layers]
+    assert snap.independent_layers == (type(snap).__name__ == "OverlaySnapshotter")
+    snap.prepare("top", c2)
+    with mounts.at("top") as m:
+        assert (m / "a" / "keep").read_bytes() == b"keep"
+        assert not (m / "gone.txt").exists()
+
+
+def test_a_failed_parent_fails_the_layer_on_it(snap: Snapshotter) -> None:
+    c1 = sha(LAYER1)
+    c2 = compute_chain_id(c1, sha(LAYER2))
+
+    def parent_ready() -> None:
+        raise RuntimeError("the layer below failed")
+
+    with pytest.raises(RuntimeError, match="below failed"):
+        snap.unpack_layer(c2, c1, io.BytesIO(LAYER2), parent_ready=parent_ready)
+    assert not snap.has_layer(c2)
+    assert leftovers(snap) == []
 
 
 # -- refusals ---------------------------------------------------------------------------

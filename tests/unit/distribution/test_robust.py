@@ -51,6 +51,43 @@ def test_corrupt_blob(proxy: Proxy, src: ImageService, dst: ImageService) -> Non
     assert dst.content.ingests() == []  # bad bytes are not kept for a resume
 
 
+@pytest.mark.parametrize("driver", ["overlay", "vfs"])
+def test_a_bad_layer_stops_the_layers_above_it(
+    proxy: Proxy, src: ImageService, tmp_path: Path, driver: str
+) -> None:
+    # overlay unpacks layers side by side: the one above a bad layer waits for it, then
+    # gives up without claiming the error, and no layer of the image is published
+    dst = ImageService(tmp_path / "dst-layers", snapshotter=driver, durable=False)
+    assert dst.snapshots.independent_layers == (driver == "overlay")
+    try:
+        _bad_layer_then_good_pull(proxy, src, dst)
+    finally:
+        dst.close()
+
+
+def _bad_layer_then_good_pull(proxy: Proxy, src: ImageService, dst: ImageService) -> None:
+    name = f"{proxy.addr}/team/app:v1"
+    make_image(src, name, [BIG, {"two": os.urandom(300_000)}, {"three": b"3"}])
+    push(src, name)
+    bad = _layer_digest(src, name)
+    proxy.rules.corrupt_path = f"/blobs/{bad}"
+    with pytest.raises(HullError, match=bad) as err:
+        pull(dst, name, backoff=0.01)
+    assert "below" not in str(err.value) and "stopped" not in str(err.value)
+    with pytest.raises(NotFound):
+        dst.resolve(name)
+    chains = [x.chain_id for x in src.resolve(name).layers]
+    assert not any(dst.snapshots.has_layer(c) for c in chains)
+    assert ingest_ref(src.resolve(name).layers[0].digest) not in {  # type: ignore[arg-type]
+        s.ref for s in dst.content.ingests()
+    }
+    proxy.rules.corrupt_path = None
+    got = pull(dst, name)
+    assert got.image.id == src.resolve(name).id
+    assert all(dst.snapshots.has_layer(c) for c in chains)
+    assert dst.content.ingests() == []
+
+
 def test_resume_after_cut(proxy: Proxy, src: ImageService, dst: ImageService) -> None:
     name = f"{proxy.addr}/team/app:v1"
     make_image(src, name, [BIG, {"small": b"s"}])
