@@ -151,6 +151,9 @@ start_hull
 wait_up "$HULL_PORT"
 ref="127.0.0.1:$HULL_PORT/bench/img:v1"
 skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$layout:v1" "docker://$ref"
+# the push's 200 MB go to disk before any client is timed (else the writeback
+# lands on whichever client runs first)
+sync
 sock="$shm/hulld.sock"
 "$PWD/.venv/bin/hulld" --data-root "$shm/hulld-data" --exec-root "$shm/hulld-exec" \
     -H "unix://$sock" --pidfile "$shm/hulld.pid" >>"$work/hulld.log" 2>&1 &
