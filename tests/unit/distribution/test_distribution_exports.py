@@ -14,6 +14,7 @@ from hull.distribution import message
     [
         "hull.distribution",
         "hull.distribution.credentials",
+        "hull.distribution.manifests",
         "hull.distribution.pull",
         "hull.distribution.push",
         "hull.distribution.search",
