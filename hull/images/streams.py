@@ -1,10 +1,11 @@
-"""Stream adapters for storing layers in one pass: a prefix put back, a tee, a hasher, a sink.
+"""Stream adapters for storing layers in one pass: a prefix put back, a tee, a decoder, a sink.
 
 ``ImageService.add_layer`` sniffs a layer's compression from its first bytes
 (``Prefixed`` puts them back), stores the compressed bytes while they are
 decompressed (``Tee`` into a content writer, or ``BlobSink``), and hashes
-what flows (``Hasher``). Each passes ``readinto`` straight through where it
-can, so a layer's bytes are not copied by Python on their way.
+the blob and its tar together on the way (``LayerDecoder``). Each passes
+``readinto`` straight through where it can, so a layer's bytes are not
+copied by Python on their way.
 """
 
 from __future__ import annotations
@@ -79,42 +80,6 @@ class Tee(io.RawIOBase):
         data = self.read(len(b))
         b[: len(data)] = data
         return len(data)
-
-
-class Hasher(io.RawIOBase):
-    """Counts (and, when ``hashing``, hashes) what is read through it."""
-
-    def __init__(self, raw: BinaryIO) -> None:
-        self._raw = raw
-        self.digester = Digester()
-        self.count = 0
-        self.hashing = True
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(CHUNK if size is None or size < 0 else size)
-        self.count += len(data)
-        if self.hashing and data:
-            self.digester.update(data)
-        return data
-
-    def readinto(self, b: Any) -> int:
-        readinto = getattr(self._raw, "readinto", None)
-        if readinto is None:
-            data = self.read(len(b))
-            b[: len(data)] = data
-            return len(data)
-        n: int = readinto(b) or 0
-        self.count += n
-        if self.hashing and n:
-            self.digester.update(memoryview(b)[:n])
-        return n
-
-    def drain(self) -> None:
-        while self.read(CHUNK):
-            pass
 
 
 class _Recorder(io.RawIOBase):
@@ -263,4 +228,4 @@ class BlobSink(io.RawIOBase):
         return cast("BinaryIO", self)
 
 
-__all__ = ["CHUNK", "BlobSink", "Hasher", "LayerDecoder", "Prefixed", "Tee", "as_stream"]
+__all__ = ["CHUNK", "BlobSink", "LayerDecoder", "Prefixed", "Tee", "as_stream"]
