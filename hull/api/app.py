@@ -159,18 +159,9 @@ class App:
             self.image_users = self._db_image_users
 
     def _db_image_users(self, image_id: str) -> Sequence[UsedBy]:
-        from hull import metadata as md
-        from hull.images import UsedBy
+        from hull.images.removal import image_users
 
-        db = self.images.db
-        out = []
-        for cid in md.containers_using_image(db, image_id):
-            try:
-                rec = md.get_container(db, cid)
-            except Exception:  # removed meanwhile
-                continue
-            out.append(UsedBy(cid, bool(rec.state.get("Running"))))
-        return out
+        return image_users(self.images.db, image_id)
 
     def get_inventory(self) -> Inventory:
         if self.inventory is None:

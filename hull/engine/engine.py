@@ -60,6 +60,7 @@ from hull.engine.spec import command_args, generate_spec
 from hull.engine.volumes import VolumeManager
 from hull.errors import Conflict, ContainerExit, HullError, InvalidArgument, NotFound
 from hull.images import ImageService, UsedBy
+from hull.images.removal import image_users
 from hull.metadata import ContainerRecord
 from hull.network.files import write_atomic
 from hull.oci.image_config import ImageConfig
@@ -566,11 +567,7 @@ class Engine:
 
     def image_users(self, image_id: str) -> list[UsedBy]:
         """The containers made from an image, for the images service's ``in_use``."""
-        out = []
-        for cid in md.containers_using_image(self.db, image_id):
-            with contextlib.suppress(NotFound):
-                out.append(UsedBy(cid, bool(md.get_container(self.db, cid).state.get("Running"))))
-        return out
+        return image_users(self.db, image_id)
 
     # -- exec, logs, attach, stats, images from containers (in containers.py) ---------
 

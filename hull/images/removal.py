@@ -38,6 +38,15 @@ class UsedBy:
 InUse = Callable[[str], "bool | str | UsedBy | None"]
 
 
+def image_users(db: md.Database, image_id: str) -> list[UsedBy]:
+    """The containers made from an image (in the one database), for ``in_use``."""
+    out = []
+    for cid in md.containers_using_image(db, image_id):
+        with contextlib.suppress(NotFound):  # removed meanwhile
+            out.append(UsedBy(cid, bool(md.get_container(db, cid).state.get("Running"))))
+    return out
+
+
 def short_id(value: str | Digest) -> str:
     """Docker's 12-hex short id (``stringid.TruncateID``)."""
     text = str(value)
@@ -301,4 +310,4 @@ def _single_reference(refs: list[Reference]) -> bool:
     return len(names) == 1 and single.name in names
 
 
-__all__ = ["InUse", "UsedBy", "short_id"]
+__all__ = ["InUse", "UsedBy", "image_users", "short_id"]
